@@ -1,0 +1,166 @@
+//! `biotable eval`: entity-level exact-match precision, recall and F1 (seqeval conventions)
+//! per label and micro-averaged, through the same [`NerEngine`] that `extract` uses.
+//!
+//! Each gold sentence becomes a document (tokens joined by spaces); the engine splits,
+//! tokenizes, batches and decodes it as it would any input. Only the labels the corpus
+//! annotates are scored; predictions of other labels are left out.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::corpus::CorpusSpec;
+use crate::ner::NerEngine;
+use crate::types::{CharIndex, DocSource, Document, EntityLabel, Span};
+
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq)]
+pub struct Prf {
+    pub tp: usize,
+    pub fp: usize,
+    #[serde(rename = "fn")]
+    pub fn_: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+impl Prf {
+    pub fn from_counts(tp: usize, fp: usize, fn_: usize) -> Self {
+        let precision = if tp + fp == 0 {
+            0.0
+        } else {
+            tp as f64 / (tp + fp) as f64
+        };
+        let recall = if tp + fn_ == 0 {
+            0.0
+        } else {
+            tp as f64 / (tp + fn_) as f64
+        };
+        let f1 = if precision + recall == 0.0 {
+            0.0
+        } else {
+            2.0 * precision * recall / (precision + recall)
+        };
+        Prf {
+            tp,
+            fp,
+            fn_,
+            precision,
+            recall,
+            f1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub corpus: String,
+    pub split: String,
+    pub sentences: usize,
+    pub per_label: BTreeMap<EntityLabel, Prf>,
+    pub micro: Prf,
+    pub seconds: f64,
+}
+
+/// Score predicted against gold entity sets: `(sentence, span, label)` triples.
+pub fn score(
+    gold: &HashSet<(usize, Span, EntityLabel)>,
+    pred: &HashSet<(usize, Span, EntityLabel)>,
+    labels: &BTreeSet<EntityLabel>,
+) -> (BTreeMap<EntityLabel, Prf>, Prf) {
+    let mut per_label = BTreeMap::new();
+    let (mut tp_all, mut fp_all, mut fn_all) = (0, 0, 0);
+    for &l in labels {
+        let g: HashSet<_> = gold.iter().filter(|e| e.2 == l).collect();
+        let p: HashSet<_> = pred.iter().filter(|e| e.2 == l).collect();
+        let tp = g.intersection(&p).count();
+        let (fp, fn_) = (p.len() - tp, g.len() - tp);
+        tp_all += tp;
+        fp_all += fp;
+        fn_all += fn_;
+        per_label.insert(l, Prf::from_counts(tp, fp, fn_));
+    }
+    (per_label, Prf::from_counts(tp_all, fp_all, fn_all))
+}
+
+pub fn evaluate(
+    engine: &NerEngine,
+    spec: &CorpusSpec,
+    data_dir: &Path,
+    split: &str,
+) -> Result<EvalReport> {
+    let started = std::time::Instant::now();
+    let sentences = spec.load(data_dir, split)?;
+    let labels: BTreeSet<EntityLabel> = spec
+        .annotated()
+        .into_iter()
+        .filter(|l| engine.labels().contains(l))
+        .collect();
+    let mut gold = HashSet::new();
+    let mut pred = HashSet::new();
+    for (chunk_no, chunk) in sentences.chunks(512).enumerate() {
+        let docs: Vec<Document> = chunk
+            .iter()
+            .enumerate()
+            .map(|(k, s)| Document {
+                id: format!("{}", chunk_no * 512 + k),
+                source: DocSource {
+                    path: spec.name.into(),
+                    line: None,
+                },
+                text: s.text.clone(),
+            })
+            .collect();
+        let anns = engine.annotate(&docs)?;
+        for (k, (s, ann)) in chunk.iter().zip(anns).enumerate() {
+            let i = chunk_no * 512 + k;
+            let chars = CharIndex::new(&s.text);
+            for (span, l) in &s.entities {
+                if labels.contains(l) {
+                    gold.insert((i, chars.span(*span), *l));
+                }
+            }
+            for (_, m) in ann.mentions {
+                if labels.contains(&m.label) {
+                    pred.insert((i, m.span, m.label));
+                }
+            }
+        }
+    }
+    let (per_label, micro) = score(&gold, &pred, &labels);
+    Ok(EvalReport {
+        corpus: spec.name.into(),
+        split: split.into(),
+        sentences: sentences.len(),
+        per_label,
+        micro,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_match_scoring() {
+        let d = EntityLabel::Disease;
+        let c = EntityLabel::CellType;
+        let gold: HashSet<_> = [
+            (0, Span::new(0, 5), d),
+            (0, Span::new(10, 15), c),
+            (1, Span::new(0, 3), d),
+        ]
+        .into();
+        // One exact hit, one boundary miss (counts as FP + FN), one label never predicted.
+        let pred: HashSet<_> = [(0, Span::new(0, 5), d), (1, Span::new(0, 4), d)].into();
+        let (per, micro) = score(&gold, &pred, &[d, c].into());
+        assert_eq!((per[&d].tp, per[&d].fp, per[&d].fn_), (1, 1, 1));
+        assert_eq!((per[&c].tp, per[&c].fp, per[&c].fn_), (0, 0, 1));
+        assert!((micro.precision - 0.5).abs() < 1e-9);
+        assert!((micro.recall - 1.0 / 3.0).abs() < 1e-9);
+        assert!((micro.f1 - 0.4).abs() < 1e-9);
+    }
+}

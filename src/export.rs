@@ -1,0 +1,384 @@
+//! Writing the tables. Every file is written under a `.partial` name and renamed when the run
+//! completes, so a crash never leaves a table that looks finished but is not.
+//!
+//! Files (the `--format` list picks the families; `manifest.json` is always written):
+//! - csv: `mentions.csv`, `entities.csv`, `documents.csv`, `errors.csv`
+//! - jsonl: `mentions.jsonl`
+//! - json: `entities.json`
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::ingest::IngestError;
+use crate::table::EntityRow;
+use crate::types::{Document, EntityLabel, Mention};
+
+/// Which output families to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    pub csv: bool,
+    pub jsonl: bool,
+    pub json: bool,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Formats {
+            csv: true,
+            jsonl: true,
+            json: true,
+        }
+    }
+}
+
+impl FromStr for Formats {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let mut f = Formats {
+            csv: false,
+            jsonl: false,
+            json: false,
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "csv" => f.csv = true,
+                "jsonl" => f.jsonl = true,
+                "json" => f.json = true,
+                other => bail!("unknown format {other:?} (expected csv, jsonl, json)"),
+            }
+        }
+        if !(f.csv || f.jsonl || f.json) {
+            bail!("--format needs at least one of csv, jsonl, json");
+        }
+        Ok(f)
+    }
+}
+
+pub const MENTION_COLUMNS: &[&str] = &[
+    "doc_id",
+    "start",
+    "end",
+    "text",
+    "label",
+    "score",
+    "sentence",
+    "entity_id",
+];
+pub const DOCUMENT_COLUMNS: &[&str] = &["doc_id", "source", "chars", "sentences", "mentions"];
+pub const ENTITY_COLUMNS: &[&str] = &[
+    "entity_id",
+    "label",
+    "name",
+    "mention_count",
+    "document_count",
+    "surface_forms",
+];
+
+/// One row of mentions.csv / mentions.jsonl (fields in [`MENTION_COLUMNS`] order).
+#[derive(Debug, Clone, Serialize)]
+pub struct MentionRow<'a> {
+    pub doc_id: &'a str,
+    pub start: usize,
+    pub end: usize,
+    pub text: &'a str,
+    pub label: EntityLabel,
+    pub score: f64,
+    pub sentence: usize,
+    pub entity_id: &'a str,
+}
+
+impl<'a> MentionRow<'a> {
+    pub fn new(doc: &'a Document, m: &'a Mention, sentence: usize, entity_id: &'a str) -> Self {
+        MentionRow {
+            doc_id: &doc.id,
+            start: m.span.start,
+            end: m.span.end,
+            text: &m.text,
+            label: m.label,
+            score: round4(m.score),
+            sentence,
+            entity_id,
+        }
+    }
+}
+
+/// Scores are written with 4 decimals: enough to rank, and stable across thread counts.
+pub fn round4(x: f32) -> f64 {
+    (x as f64 * 10_000.0).round() / 10_000.0
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentRow<'a> {
+    pub doc_id: &'a str,
+    pub source: String,
+    pub chars: usize,
+    pub sentences: usize,
+    pub mentions: usize,
+}
+
+/// entities.csv flattens surface forms into one `form (count); …` cell.
+#[derive(Serialize)]
+struct EntityCsvRow<'a> {
+    entity_id: &'a str,
+    label: EntityLabel,
+    name: &'a str,
+    mention_count: u64,
+    document_count: u64,
+    surface_forms: String,
+}
+
+#[derive(Serialize)]
+struct EntityJsonRow<'a> {
+    entity_id: &'a str,
+    label: EntityLabel,
+    name: &'a str,
+    mention_count: u64,
+    document_count: u64,
+    surface_forms: Vec<SurfaceForm<'a>>,
+}
+
+#[derive(Serialize)]
+struct SurfaceForm<'a> {
+    text: &'a str,
+    count: u64,
+}
+
+/// A file written under `NAME.partial` and renamed to `NAME` by [`Pending::commit`].
+struct Pending {
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl Pending {
+    fn new(dir: &Path, name: &str) -> Self {
+        Pending {
+            tmp: dir.join(format!("{name}.partial")),
+            path: dir.join(name),
+        }
+    }
+
+    fn create(&self) -> Result<BufWriter<File>> {
+        let f = File::create(&self.tmp)
+            .with_context(|| format!("cannot write {}", self.tmp.display()))?;
+        Ok(BufWriter::with_capacity(1 << 16, f))
+    }
+
+    fn commit(&self) -> Result<()> {
+        fs::rename(&self.tmp, &self.path).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                self.tmp.display(),
+                self.path.display()
+            )
+        })
+    }
+}
+
+/// Streams rows into the output folder.
+pub struct Exporter {
+    dir: PathBuf,
+    formats: Formats,
+    mentions_csv: Option<csv::Writer<BufWriter<File>>>,
+    mentions_jsonl: Option<BufWriter<File>>,
+    documents_csv: Option<csv::Writer<BufWriter<File>>>,
+    errors_csv: Option<csv::Writer<BufWriter<File>>>,
+    pending: Vec<Pending>,
+}
+
+impl Exporter {
+    pub fn create(dir: &Path, formats: Formats) -> Result<Self> {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output folder {}", dir.display()))?;
+        let mut ex = Exporter {
+            dir: dir.to_path_buf(),
+            formats,
+            mentions_csv: None,
+            mentions_jsonl: None,
+            documents_csv: None,
+            errors_csv: None,
+            pending: Vec::new(),
+        };
+        if formats.csv {
+            ex.mentions_csv = Some(ex.csv_writer("mentions.csv", MENTION_COLUMNS)?);
+            ex.documents_csv = Some(ex.csv_writer("documents.csv", DOCUMENT_COLUMNS)?);
+            ex.errors_csv = Some(ex.csv_writer("errors.csv", &["file", "line", "reason"])?);
+        }
+        if formats.jsonl {
+            let p = Pending::new(dir, "mentions.jsonl");
+            ex.mentions_jsonl = Some(p.create()?);
+            ex.pending.push(p);
+        }
+        Ok(ex)
+    }
+
+    /// A CSV writer whose header is written up front, so empty tables still have one.
+    fn csv_writer(&mut self, name: &str, header: &[&str]) -> Result<csv::Writer<BufWriter<File>>> {
+        let p = Pending::new(&self.dir, name);
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(p.create()?);
+        w.write_record(header)?;
+        self.pending.push(p);
+        Ok(w)
+    }
+
+    pub fn mention(&mut self, row: &MentionRow) -> Result<()> {
+        if let Some(w) = self.mentions_csv.as_mut() {
+            w.serialize(row)?;
+        }
+        if let Some(w) = self.mentions_jsonl.as_mut() {
+            serde_json::to_writer(&mut *w, row)?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    pub fn document(&mut self, row: &DocumentRow) -> Result<()> {
+        if let Some(w) = self.documents_csv.as_mut() {
+            w.serialize(row)?;
+        }
+        Ok(())
+    }
+
+    pub fn error(&mut self, e: &IngestError) -> Result<()> {
+        if let Some(w) = self.errors_csv.as_mut() {
+            let line = e.line.map(|l| l.to_string()).unwrap_or_default();
+            w.write_record([e.file.as_str(), line.as_str(), e.reason.as_str()])?;
+        }
+        Ok(())
+    }
+
+    /// Write the entity tables and the manifest, flush everything, and rename the files into
+    /// place (the manifest last).
+    pub fn finish<M: Serialize>(
+        mut self,
+        entities: &[EntityRow],
+        manifest: &M,
+    ) -> Result<Vec<PathBuf>> {
+        for w in [
+            self.mentions_csv.take(),
+            self.documents_csv.take(),
+            self.errors_csv.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            w.into_inner()
+                .map_err(|e| anyhow::anyhow!("flushing: {e}"))?
+                .flush()?;
+        }
+        if let Some(mut w) = self.mentions_jsonl.take() {
+            w.flush()?;
+        }
+        if self.formats.csv {
+            let mut w = self.csv_writer("entities.csv", ENTITY_COLUMNS)?;
+            for e in entities {
+                w.serialize(EntityCsvRow {
+                    entity_id: &e.entity_id,
+                    label: e.label,
+                    name: &e.name,
+                    mention_count: e.mention_count,
+                    document_count: e.document_count,
+                    surface_forms: e
+                        .surface_forms
+                        .iter()
+                        .map(|(s, n)| format!("{s} ({n})"))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                })?;
+            }
+            w.into_inner()
+                .map_err(|e| anyhow::anyhow!("flushing: {e}"))?
+                .flush()?;
+        }
+        if self.formats.json {
+            let rows: Vec<EntityJsonRow> = entities
+                .iter()
+                .map(|e| EntityJsonRow {
+                    entity_id: &e.entity_id,
+                    label: e.label,
+                    name: &e.name,
+                    mention_count: e.mention_count,
+                    document_count: e.document_count,
+                    surface_forms: e
+                        .surface_forms
+                        .iter()
+                        .map(|(s, n)| SurfaceForm { text: s, count: *n })
+                        .collect(),
+                })
+                .collect();
+            self.write_json("entities.json", &rows)?;
+        }
+        self.write_json("manifest.json", manifest)?;
+        let mut written = Vec::new();
+        for p in &self.pending {
+            p.commit()?;
+            written.push(p.path.clone());
+        }
+        Ok(written)
+    }
+
+    fn write_json<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<()> {
+        let p = Pending::new(&self.dir, name);
+        let mut w = p.create()?;
+        serde_json::to_writer_pretty(&mut w, value)?;
+        w.write_all(b"\n")?;
+        w.flush()?;
+        self.pending.push(p);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_parse() {
+        assert_eq!(
+            "csv".parse::<Formats>().unwrap(),
+            Formats {
+                csv: true,
+                jsonl: false,
+                json: false
+            }
+        );
+        assert_eq!(
+            "csv,jsonl,json".parse::<Formats>().unwrap(),
+            Formats::default()
+        );
+        assert!("xml".parse::<Formats>().is_err());
+        assert!("".parse::<Formats>().is_err());
+    }
+
+    #[test]
+    fn nothing_is_final_until_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Exporter::create(dir.path(), Formats::default()).unwrap();
+        ex.error(&IngestError {
+            file: "a.jsonl".into(),
+            line: Some(3),
+            reason: "bad".into(),
+        })
+        .unwrap();
+        assert!(!dir.path().join("errors.csv").exists());
+        assert!(dir.path().join("errors.csv.partial").exists());
+        ex.finish(&[], &serde_json::json!({"ok": true})).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("errors.csv")).unwrap(),
+            "file,line,reason\na.jsonl,3,bad\n"
+        );
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+            .collect();
+        assert!(left.is_empty());
+        assert!(dir.path().join("manifest.json").exists());
+    }
+}

