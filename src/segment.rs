@@ -104,7 +104,7 @@ fn punct_boundary(text: &str, i: usize) -> Option<usize> {
     // Anything but a lowercase letter or mid-sentence punctuation can start a sentence:
     // capitals, digits, opening brackets and quotes, caseless scripts, symbols.
     let starts_sentence = !next.is_lowercase()
-        && !(next.is_ascii_punctuation() && !matches!(next, '(' | '[' | '"' | '\''));
+        && (!next.is_ascii_punctuation() || matches!(next, '(' | '[' | '"' | '\''));
     if !starts_sentence {
         return None;
     }

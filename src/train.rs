@@ -66,6 +66,10 @@ pub struct TrainConfig {
     pub base_encoder: Option<PathBuf>,
     /// Corpora folder; default `$BIOTABLE_DATA`, else `../shared/data`.
     pub data_dir: Option<PathBuf>,
+    /// Start from a finished biotable model folder (same labels and sizes) instead of the bare
+    /// base encoder: a second round of fine-tuning.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
     pub labels: Vec<EntityLabel>,
     pub corpus: Vec<CorpusUse>,
     pub seed: u64,
@@ -345,6 +349,7 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
         let s: TrainState = serde_json::from_str(&fs::read_to_string(&state_path)?)?;
         vs.load(ckpt_dir.join(WEIGHTS_FILE))
             .context("loading checkpoint weights")?;
+        vs.float();
         eprintln!(
             "[train] resuming at epoch {} batch {} (step {})",
             s.epoch + 1,
@@ -352,6 +357,19 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
             s.step
         );
         s
+    } else if let Some(init) = &config.init_from {
+        vs.load(init.join(WEIGHTS_FILE)).with_context(|| {
+            format!(
+                "loading {} to start from",
+                init.join(WEIGHTS_FILE).display()
+            )
+        })?;
+        eprintln!(
+            "[train] initialised every tensor from the model in {}",
+            init.display()
+        );
+        vs.float(); // the model may be stored in fp16; train in fp32
+        TrainState::default()
     } else {
         let n = load_base_encoder(&vs, &base.join("model.safetensors"))?;
         eprintln!(
@@ -407,7 +425,7 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
                 .sum::<usize>();
             state.batch += 1;
             state.step += 1;
-            if state.step % 20 == 0 || state.step == total_steps {
+            if state.step.is_multiple_of(20) || state.step == total_steps {
                 let secs = window_start.elapsed().as_secs_f64();
                 let line = format!(
                     "step {}/{} epoch {} loss {:.4} lr {:.2e} tokens/s {:.0} elapsed {:.0}s",
@@ -426,7 +444,7 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
                 window_tokens = 0;
                 window_start = Instant::now();
             }
-            if state.step % config.checkpoint_every == 0 {
+            if state.step.is_multiple_of(config.checkpoint_every) {
                 state.seconds = seconds_before + started.elapsed().as_secs_f64();
                 save_checkpoint(&vs, &state)?;
             }
@@ -478,13 +496,17 @@ pub fn write_model_dir(
         .iter()
         .map(|c| format!("{} ({})", c.name, c.splits.join("+")))
         .collect();
+    let start = match &config.init_from {
+        Some(m) => format!("continued from {}", m.display()),
+        None => "from the base encoder".to_string(),
+    };
     let mc = ModelConfig {
         name: config.name.clone(),
         labels: config.labels.clone(),
         shape_dim: config.shape_dim,
         max_len: config.max_len,
         description: format!(
-            "all-MiniLM-L6-v2 + word-shape embedding + per-type O/B/I heads; trained by `biotable train` on {} for {} epochs (seed {}) in {:.0}s",
+            "all-MiniLM-L6-v2 + word-shape embedding + per-type O/B/I heads; trained by `biotable train` {start} on {} for {} epochs (seed {}) in {:.0}s",
             corpora.join(", "),
             config.epochs,
             config.seed,

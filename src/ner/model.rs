@@ -235,6 +235,8 @@ impl LoadedModel {
         vs.load(dir.file(WEIGHTS_FILE)).with_context(|| {
             format!("loading weights from {}", dir.file(WEIGHTS_FILE).display())
         })?;
+        // tch's load adopts the file's dtype; weights may ship as fp16, compute in fp32.
+        vs.float();
         Ok(LoadedModel { vs, tagger, config })
     }
 }

@@ -107,3 +107,22 @@ pub fn write_random_model(dir: &Path, labels: &[EntityLabel], seed: i64) -> Resu
     let _tagger = Tagger::new(&vs.root(), &bert, labels.len(), config.shape_dim);
     save_weights(&vs, &dir.join(WEIGHTS_FILE), false)
 }
+
+/// Write a tiny random *base encoder* in HuggingFace layout (tensor names without the `bert.`
+/// prefix, plus a pooler), as `biotable train` expects from all-MiniLM-L6-v2.
+pub fn write_random_base_encoder(dir: &Path, seed: i64) -> Result<()> {
+    // Reuse the random model's tokenizer and BERT config.
+    write_random_model(dir, &[EntityLabel::Disease], seed)?;
+    fs::remove_file(dir.join(WEIGHTS_FILE))?;
+    fs::remove_file(dir.join(MODEL_CONFIG_FILE))?;
+    let bert = super::model::read_bert_config(&dir.join(BERT_CONFIG_FILE))?;
+    tch::manual_seed(seed);
+    let vs = nn::VarStore::new(tch::Device::Cpu);
+    let _encoder =
+        rust_bert::bert::BertModel::<rust_bert::bert::BertEmbeddings>::new_with_optional_pooler(
+            vs.root(),
+            &bert,
+            true,
+        );
+    save_weights(&vs, &dir.join(WEIGHTS_FILE), false)
+}
