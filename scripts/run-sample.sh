@@ -3,8 +3,7 @@
 # corpus. Usage: bash scripts/run-sample.sh [OUT_DIR]   (default out/sample)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(scripts/setup-libtorch.sh)"
-cargo build --release --quiet
+eval "$(scripts/setup.sh)"
 out="${1:-out/sample}"
 status=0
 ./target/release/biotable extract data/sample --out "$out" || status=$?

@@ -121,25 +121,29 @@ pub struct DocumentRow<'a> {
     pub mentions: usize,
 }
 
-/// entities.csv flattens surface forms into one `form (count); …` cell.
+/// A row of the entity tables; `F` is how surface forms are written: one `form (count); …`
+/// cell in entities.csv, a list of `{text, count}` objects in entities.json.
 #[derive(Serialize)]
-struct EntityCsvRow<'a> {
+struct EntityOut<'a, F: Serialize> {
     entity_id: &'a str,
     label: EntityLabel,
     name: &'a str,
     mention_count: u64,
     document_count: u64,
-    surface_forms: String,
+    surface_forms: F,
 }
 
-#[derive(Serialize)]
-struct EntityJsonRow<'a> {
-    entity_id: &'a str,
-    label: EntityLabel,
-    name: &'a str,
-    mention_count: u64,
-    document_count: u64,
-    surface_forms: Vec<SurfaceForm<'a>>,
+impl<'a, F: Serialize> EntityOut<'a, F> {
+    fn new(e: &'a EntityRow, surface_forms: F) -> Self {
+        EntityOut {
+            entity_id: &e.entity_id,
+            label: e.label,
+            name: &e.name,
+            mention_count: e.mention_count,
+            document_count: e.document_count,
+            surface_forms,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -278,38 +282,27 @@ impl Exporter {
         if self.formats.csv {
             let mut w = self.csv_writer("entities.csv", ENTITY_COLUMNS)?;
             for e in entities {
-                w.serialize(EntityCsvRow {
-                    entity_id: &e.entity_id,
-                    label: e.label,
-                    name: &e.name,
-                    mention_count: e.mention_count,
-                    document_count: e.document_count,
-                    surface_forms: e
-                        .surface_forms
-                        .iter()
-                        .map(|(s, n)| format!("{s} ({n})"))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                })?;
+                let forms: Vec<String> = e
+                    .surface_forms
+                    .iter()
+                    .map(|(s, n)| format!("{s} ({n})"))
+                    .collect();
+                w.serialize(EntityOut::new(e, forms.join("; ")))?;
             }
             w.into_inner()
                 .map_err(|e| anyhow::anyhow!("flushing: {e}"))?
                 .flush()?;
         }
         if self.formats.json {
-            let rows: Vec<EntityJsonRow> = entities
+            let rows: Vec<_> = entities
                 .iter()
-                .map(|e| EntityJsonRow {
-                    entity_id: &e.entity_id,
-                    label: e.label,
-                    name: &e.name,
-                    mention_count: e.mention_count,
-                    document_count: e.document_count,
-                    surface_forms: e
+                .map(|e| {
+                    let forms: Vec<SurfaceForm> = e
                         .surface_forms
                         .iter()
                         .map(|(s, n)| SurfaceForm { text: s, count: *n })
-                        .collect(),
+                        .collect();
+                    EntityOut::new(e, forms)
                 })
                 .collect();
             self.write_json("entities.json", &rows)?;

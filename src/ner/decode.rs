@@ -17,8 +17,35 @@ pub struct RawSpan {
     pub score: f32,
 }
 
-/// `probs`: `[pieces, types, 3]` row-major, softmax over the last axis.
-pub fn decode_sentence(pieces: &Pieces, probs: &[f32], num_types: usize) -> Vec<RawSpan> {
+/// A dash standing alone between spaces ("SAN DIEGO -- Calidi …", "X — Y") separates
+/// clauses: no entity spans it. `start..end` is one pre-tokenizer word (punctuation is split
+/// into single characters, so "--" arrives as two words); the test is on the whole
+/// whitespace-delimited run around it. A single spaced hyphen ("CAR - T") does not count.
+fn is_separator(text: &str, start: usize, end: usize) -> bool {
+    let run_start = text[..start]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let run_end = text[end..]
+        .find(char::is_whitespace)
+        .map_or(text.len(), |i| end + i);
+    let run = &text[run_start..run_end];
+    run != "-"
+        && !run.is_empty()
+        && run
+            .chars()
+            .all(|c| matches!(c, '-' | '\u{2013}' | '\u{2014}'))
+}
+
+/// `text`: the sentence the pieces were encoded from. `probs`: `[pieces, types, 3]`
+/// row-major, softmax over the last axis.
+pub fn decode_sentence(
+    text: &str,
+    pieces: &Pieces,
+    probs: &[f32],
+    num_types: usize,
+) -> Vec<RawSpan> {
     let tags = NUM_TAGS as usize;
     debug_assert_eq!(probs.len(), pieces.len() * num_types * tags);
     // Words: (first piece, byte start, byte end).
@@ -38,7 +65,7 @@ pub fn decode_sentence(pieces: &Pieces, probs: &[f32], num_types: usize) -> Vec<
         let mut open: Option<(usize, usize, f32, usize)> = None; // start, end, score sum, words
         for &(piece, ws, we) in &words {
             let (po, pb, pi) = (p(piece, TAG_O), p(piece, TAG_B), p(piece, TAG_I));
-            let tag = if po >= pb && po >= pi {
+            let tag = if is_separator(text, ws, we) || (po >= pb && po >= pi) {
                 TAG_O
             } else if pb >= pi {
                 TAG_B
@@ -104,6 +131,8 @@ pub fn resolve_overlaps(mut spans: Vec<RawSpan>) -> Vec<RawSpan> {
 mod tests {
     use super::*;
 
+    const TEXT: &str = "acute myeloid leukemia";
+
     /// Pieces for "acute myeloid leuk ##emia" (4 pieces, 3 words) with byte offsets.
     fn pieces() -> Pieces {
         Pieces {
@@ -136,7 +165,7 @@ mod tests {
             [TAG_I, TAG_O],
             [TAG_O, TAG_O],
         ]);
-        let spans = decode_sentence(&pieces(), &p, 2);
+        let spans = decode_sentence(TEXT, &pieces(), &p, 2);
         assert_eq!(spans.len(), 1);
         assert_eq!(spans[0].span, Span::new(0, 22));
         assert_eq!(spans[0].type_index, 0);
@@ -151,7 +180,7 @@ mod tests {
             [TAG_O, TAG_B],
             [TAG_O, TAG_I],
         ]);
-        let spans = decode_sentence(&pieces(), &p, 2);
+        let spans = decode_sentence(TEXT, &pieces(), &p, 2);
         let got: Vec<_> = spans.iter().map(|s| (s.span, s.type_index)).collect();
         assert_eq!(
             got,
@@ -161,6 +190,40 @@ mod tests {
                 (Span::new(14, 22), 1)
             ]
         );
+    }
+
+    #[test]
+    fn spaced_dashes_split_spans() {
+        let text = "SAN DIEGO -- Calidi";
+        let pieces = Pieces {
+            ids: vec![1, 2, 3, 4, 5],
+            offsets: vec![(0, 3), (4, 9), (10, 11), (11, 12), (13, 19)],
+            words: vec![0, 1, 2, 3, 4],
+            shapes: vec![0; 5],
+        };
+        // The model tags all five words as one entity of type 0.
+        let p = probs(&[
+            [TAG_B, TAG_O],
+            [TAG_I, TAG_O],
+            [TAG_I, TAG_O],
+            [TAG_I, TAG_O],
+            [TAG_I, TAG_O],
+        ]);
+        let got: Vec<Span> = decode_sentence(text, &pieces, &p, 2)
+            .iter()
+            .map(|s| s.span)
+            .collect();
+        assert_eq!(got, vec![Span::new(0, 9), Span::new(13, 19)]);
+        assert!(is_separator("a \u{2014} b", 2, 5));
+        assert!(
+            !is_separator("CAR - T", 4, 5),
+            "a single spaced hyphen may sit inside a name"
+        );
+        assert!(is_separator("a -- b", 3, 4));
+        assert!(!is_separator("X--Y", 1, 2));
+        assert!(!is_separator("CAR-T", 3, 4));
+        // Multi-byte whitespace around the run (no-break space).
+        assert!(is_separator("a\u{00A0}--\u{00A0}b", 3, 4));
     }
 
     #[test]

@@ -269,7 +269,10 @@ impl NerEngine {
                     w += n;
                     ann.model_tokens += sw.windows.iter().map(|(a, b)| b - a + 2).sum::<usize>();
                     ann.sentences.push(chars.span(sw.span));
-                    for raw in decode::decode_sentence(&sw.pieces, &merged, num_types) {
+                    let sentence_text = &doc.text[sw.span.start..sw.span.end];
+                    for raw in
+                        decode::decode_sentence(sentence_text, &sw.pieces, &merged, num_types)
+                    {
                         let bytes = raw.span.shift(sw.span.start);
                         ann.mentions.push((
                             si,
