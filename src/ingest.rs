@@ -390,6 +390,7 @@ fn csv_records(
         );
     };
     let id_col = col(&fields.id);
+    let text_field = fields.text.clone();
     let display = file.display.clone();
     Box::new(rdr.into_byte_records().map(move |row| {
         let err = |line: Option<u64>, reason: String| {
@@ -408,7 +409,7 @@ fn csv_records(
         };
         let line = row.position().map(|p| p.line());
         let Some(text) = row.get(text_col) else {
-            return err(line, format!("row has no {:?} column", "text"));
+            return err(line, format!("row has no {text_field:?} column"));
         };
         let text = match decode_utf8(text.to_vec()) {
             Ok(t) => t,
@@ -518,6 +519,25 @@ mod tests {
         let errs = errors(&recs);
         assert_eq!(errs.len(), 1);
         assert!(errs[0].reason.contains("no \"text\" column"));
+    }
+
+    #[test]
+    fn custom_field_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv_path = dir.path().join("a.csv");
+        std::fs::write(&csv_path, "pmid,body\n11,Hello.\n12\n").unwrap();
+        let jsonl_path = dir.path().join("b.jsonl");
+        std::fs::write(&jsonl_path, "{\"pmid\": \"21\", \"body\": \"Hi.\"}\n").unwrap();
+        let fields = FieldNames {
+            id: "pmid".into(),
+            text: "body".into(),
+        };
+        let (files, _) = discover(&[csv_path, jsonl_path]);
+        let recs: Vec<Record> = DocumentStream::new(files, fields).collect();
+        assert_eq!(docs(&recs), vec![("11", "Hello."), ("21", "Hi.")]);
+        let errs = errors(&recs);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].reason, "row has no \"body\" column");
     }
 
     #[test]

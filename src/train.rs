@@ -205,13 +205,6 @@ pub fn load_examples(config: &TrainConfig, encoder: &PieceEncoder) -> Result<Vec
                 }
             }
         }
-        tracing::info!(
-            corpus = cu.name,
-            sentences = n_sent,
-            examples = n_ex,
-            pieces = n_pieces,
-            "loaded"
-        );
         eprintln!(
             "[train] {}: {n_sent} sentences, {n_ex} examples, {n_pieces} word pieces",
             cu.name

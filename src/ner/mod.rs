@@ -310,8 +310,8 @@ fn prepare(encoder: &PieceEncoder, text: &str, max_pieces: usize) -> Result<Vec<
 }
 
 /// Piece ranges covering `n` pieces with windows of at most `max` pieces, overlapping by a
-/// quarter of a window. Window edges never fall inside a word piece run... they may fall inside
-/// a word, which is fine: each piece is read from the window where it is most central.
+/// quarter of a window. An edge may fall inside a word; that is harmless, because each piece
+/// is read from the window where it is most central (see `stitch`).
 pub fn window_ranges(n: usize, max: usize) -> Vec<(usize, usize)> {
     if n <= max {
         return vec![(0, n)];
