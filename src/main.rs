@@ -60,6 +60,9 @@ enum Command {
         /// JSONL field / CSV column holding the text.
         #[arg(long, default_value = "text")]
         text_field: String,
+        /// Stop after N documents (to try a corpus first).
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -120,6 +123,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             threads,
             id_field,
             text_field,
+            limit,
             quiet,
         } => {
             let mut opts =
@@ -132,6 +136,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 id: id_field,
                 text: text_field,
             };
+            opts.limit = limit;
             let summary = extract(&opts)?;
             let c = &summary.manifest.counts;
             println!(

@@ -33,6 +33,8 @@ pub struct ExtractOptions {
     pub fields: FieldNames,
     /// Documents per chunk.
     pub chunk_docs: usize,
+    /// Stop after this many documents (try a corpus first).
+    pub limit: Option<u64>,
 }
 
 impl ExtractOptions {
@@ -47,6 +49,7 @@ impl ExtractOptions {
             progress: false,
             fields: FieldNames::default(),
             chunk_docs: 256,
+            limit: None,
         }
     }
 }
@@ -141,13 +144,18 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
     let mut table = EntityTable::default();
     let mut stream = DocumentStream::new(files, opts.fields.clone());
     let mut chunk: Vec<Document> = Vec::with_capacity(opts.chunk_docs);
+    let limit = opts.limit.unwrap_or(u64::MAX);
     loop {
         chunk.clear();
+        let room = (limit - counts.documents).min(opts.chunk_docs as u64) as usize;
+        if room == 0 {
+            break;
+        }
         for record in stream.by_ref() {
             match record {
                 Record::Doc(d) => {
                     chunk.push(d);
-                    if chunk.len() == opts.chunk_docs {
+                    if chunk.len() == room {
                         break;
                     }
                 }

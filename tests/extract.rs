@@ -241,3 +241,26 @@ fn missing_model_says_what_to_do() {
     let err = format!("{:#}", extract(&opts).unwrap_err());
     assert!(err.contains("no-model") && err.contains("--model"), "{err}");
 }
+
+#[test]
+fn limit_stops_after_n_documents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = corpus_with_gzip(tmp.path());
+    let out = tmp.path().join("out");
+    let mut opts = ExtractOptions::new(vec![corpus], out.clone(), model().to_path_buf());
+    opts.chunk_docs = 2;
+    opts.limit = Some(3);
+    let summary = extract(&opts).unwrap();
+    assert_eq!(summary.manifest.counts.documents, 3);
+    let docs_csv = fs::read_to_string(out.join("documents.csv")).unwrap();
+    // The first three documents in input order: the two abstracts, then the CSV's first row.
+    let ids: Vec<&str> = docs_csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["abstracts/aml.txt", "abstracts/press.md", "csv-1"]
+    );
+}
