@@ -25,8 +25,8 @@ use tch::{nn, Device, Kind, Reduction, Tensor};
 use crate::corpus::{default_data_dir, stable_hash, CorpusSpec, Sentence};
 use crate::ner::encode::PieceEncoder;
 use crate::ner::model::{
-    load_base_encoder, read_bert_config, save_weights, ModelConfig, Tagger, BERT_CONFIG_FILE,
-    MODEL_CONFIG_FILE, TAG_B, TAG_I, TAG_O, TOKENIZER_FILE, WEIGHTS_FILE,
+    load_base_encoder, load_weights, read_bert_config, save_weights, ModelConfig, Tagger,
+    BERT_CONFIG_FILE, MODEL_CONFIG_FILE, TAG_B, TAG_I, TAG_O, TOKENIZER_FILE, WEIGHTS_FILE,
 };
 use crate::types::EntityLabel;
 
@@ -340,9 +340,7 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
     let state_path = ckpt_dir.join("state.json");
     let mut state: TrainState = if state_path.is_file() {
         let s: TrainState = serde_json::from_str(&fs::read_to_string(&state_path)?)?;
-        vs.load(ckpt_dir.join(WEIGHTS_FILE))
-            .context("loading checkpoint weights")?;
-        vs.float();
+        load_weights(&mut vs, &ckpt_dir.join(WEIGHTS_FILE))?;
         eprintln!(
             "[train] resuming at epoch {} batch {} (step {})",
             s.epoch + 1,
@@ -351,17 +349,11 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
         );
         s
     } else if let Some(init) = &config.init_from {
-        vs.load(init.join(WEIGHTS_FILE)).with_context(|| {
-            format!(
-                "loading {} to start from",
-                init.join(WEIGHTS_FILE).display()
-            )
-        })?;
+        load_weights(&mut vs, &init.join(WEIGHTS_FILE))?;
         eprintln!(
             "[train] initialised every tensor from the model in {}",
             init.display()
         );
-        vs.float(); // the model may be stored in fp16; train in fp32
         TrainState::default()
     } else {
         let n = load_base_encoder(&vs, &base.join("model.safetensors"))?;

@@ -48,24 +48,27 @@ pub fn decode_sentence(
 ) -> Vec<RawSpan> {
     let tags = NUM_TAGS as usize;
     debug_assert_eq!(probs.len(), pieces.len() * num_types * tags);
-    // Words: (first piece, byte start, byte end).
-    let mut words: Vec<(usize, usize, usize)> = Vec::new();
+    // Words: (first piece, byte start, byte end, is a separator).
+    let mut words: Vec<(usize, usize, usize, bool)> = Vec::new();
     for i in 0..pieces.len() {
         let (s, e) = pieces.offsets[i];
         if i > 0 && pieces.words[i] == pieces.words[i - 1] {
             let last = words.last_mut().expect("a previous word");
             last.2 = last.2.max(e);
         } else {
-            words.push((i, s, e));
+            words.push((i, s, e, false));
         }
+    }
+    for w in &mut words {
+        w.3 = is_separator(text, w.1, w.2);
     }
     let mut found = Vec::new();
     for t in 0..num_types {
         let p = |piece: usize, tag: i64| probs[(piece * num_types + t) * tags + tag as usize];
         let mut open: Option<(usize, usize, f32, usize)> = None; // start, end, score sum, words
-        for &(piece, ws, we) in &words {
+        for &(piece, ws, we, separator) in &words {
             let (po, pb, pi) = (p(piece, TAG_O), p(piece, TAG_B), p(piece, TAG_I));
-            let tag = if is_separator(text, ws, we) || (po >= pb && po >= pi) {
+            let tag = if separator || (po >= pb && po >= pi) {
                 TAG_O
             } else if pb >= pi {
                 TAG_B

@@ -67,8 +67,9 @@ pub fn tiny_tokenizer() -> Result<Tokenizer> {
     Ok(tok)
 }
 
-/// Write a random model with the given labels into `dir` (created if needed).
-pub fn write_random_model(dir: &Path, labels: &[EntityLabel], seed: i64) -> Result<()> {
+/// Write the tiny tokenizer and a tiny BERT configuration into `dir` (created if needed);
+/// returns the configuration.
+fn write_tokenizer_and_bert_config(dir: &Path) -> Result<rust_bert::bert::BertConfig> {
     fs::create_dir_all(dir)?;
     let tok = tiny_tokenizer()?;
     tok.save(dir.join(TOKENIZER_FILE), false)
@@ -90,6 +91,12 @@ pub fn write_random_model(dir: &Path, labels: &[EntityLabel], seed: i64) -> Resu
         dir.join(BERT_CONFIG_FILE),
         serde_json::to_string_pretty(&bert_json)?,
     )?;
+    super::model::read_bert_config(&dir.join(BERT_CONFIG_FILE))
+}
+
+/// Write a random model with the given labels into `dir` (created if needed).
+pub fn write_random_model(dir: &Path, labels: &[EntityLabel], seed: i64) -> Result<()> {
+    let bert = write_tokenizer_and_bert_config(dir)?;
     let config = ModelConfig {
         name: "tiny-random".into(),
         labels: labels.to_vec(),
@@ -103,7 +110,6 @@ pub fn write_random_model(dir: &Path, labels: &[EntityLabel], seed: i64) -> Resu
     )?;
     tch::manual_seed(seed);
     let vs = nn::VarStore::new(tch::Device::Cpu);
-    let bert = super::model::read_bert_config(&dir.join(BERT_CONFIG_FILE))?;
     let _tagger = Tagger::new(&vs.root(), &bert, labels.len(), config.shape_dim);
     save_weights(&vs, &dir.join(WEIGHTS_FILE), false)
 }
@@ -111,11 +117,7 @@ pub fn write_random_model(dir: &Path, labels: &[EntityLabel], seed: i64) -> Resu
 /// Write a tiny random *base encoder* in HuggingFace layout (tensor names without the `bert.`
 /// prefix, plus a pooler), as `biotable train` expects from all-MiniLM-L6-v2.
 pub fn write_random_base_encoder(dir: &Path, seed: i64) -> Result<()> {
-    // Reuse the random model's tokenizer and BERT config.
-    write_random_model(dir, &[EntityLabel::Disease], seed)?;
-    fs::remove_file(dir.join(WEIGHTS_FILE))?;
-    fs::remove_file(dir.join(MODEL_CONFIG_FILE))?;
-    let bert = super::model::read_bert_config(&dir.join(BERT_CONFIG_FILE))?;
+    let bert = write_tokenizer_and_bert_config(dir)?;
     tch::manual_seed(seed);
     let vs = nn::VarStore::new(tch::Device::Cpu);
     let _encoder =
