@@ -2,9 +2,10 @@
 //! completes, so a crash never leaves a table that looks finished but is not.
 //!
 //! Files (the `--format` list picks the families; `manifest.json` is always written):
-//! - csv: `mentions.csv`, `entities.csv`, `documents.csv`, `errors.csv`
+//! - csv: `mentions.csv`, `entities.csv`, `cooccurrences.csv`, `documents.csv`, `errors.csv`
 //! - jsonl: `mentions.jsonl`
-//! - json: `entities.json`
+//! - json: `entities.json`, `knowledge.json` (entities as nodes, co-occurrences as links, in
+//!   the node-link format that `networkx.node_link_graph` reads)
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -15,7 +16,9 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::ingest::IngestError;
-use crate::table::EntityRow;
+use crate::normalize::lexicon::{Concept, Ontology};
+use crate::normalize::Linked;
+use crate::table::{ConceptInfo, EntityRow, PairRow};
 use crate::types::{Document, EntityLabel, Mention};
 
 /// Which output families to write.
@@ -68,18 +71,39 @@ pub const MENTION_COLUMNS: &[&str] = &[
     "score",
     "sentence",
     "entity_id",
+    "concept_id",
+    "concept_name",
+    "ontology",
+    "link_score",
 ];
 pub const DOCUMENT_COLUMNS: &[&str] = &["doc_id", "source", "chars", "sentences", "mentions"];
 pub const ENTITY_COLUMNS: &[&str] = &[
     "entity_id",
     "label",
     "name",
+    "concept_id",
+    "ontology",
+    "xrefs",
+    "attributes",
     "mention_count",
     "document_count",
     "surface_forms",
+    "example_doc_ids",
+];
+pub const COOCCURRENCE_COLUMNS: &[&str] = &[
+    "entity_a",
+    "label_a",
+    "name_a",
+    "entity_b",
+    "label_b",
+    "name_b",
+    "sentence_count",
+    "document_count",
+    "example_doc_ids",
 ];
 
-/// One row of mentions.csv / mentions.jsonl (fields in [`MENTION_COLUMNS`] order).
+/// One row of mentions.csv / mentions.jsonl (fields in [`MENTION_COLUMNS`] order). The
+/// label is the normalized one; concept fields are empty when the mention is not linked.
 #[derive(Debug, Clone, Serialize)]
 pub struct MentionRow<'a> {
     pub doc_id: &'a str,
@@ -90,19 +114,34 @@ pub struct MentionRow<'a> {
     pub score: f64,
     pub sentence: usize,
     pub entity_id: &'a str,
+    pub concept_id: Option<&'a str>,
+    pub concept_name: Option<&'a str>,
+    pub ontology: Option<Ontology>,
+    pub link_score: Option<f64>,
 }
 
 impl<'a> MentionRow<'a> {
-    pub fn new(doc: &'a Document, m: &'a Mention, sentence: usize, entity_id: &'a str) -> Self {
+    pub fn new(
+        doc: &'a Document,
+        m: &'a Mention,
+        sentence: usize,
+        linked: &Linked,
+        concept: Option<&'a Concept>,
+        entity_id: &'a str,
+    ) -> Self {
         MentionRow {
             doc_id: &doc.id,
             start: m.span.start,
             end: m.span.end,
             text: &m.text,
-            label: m.label,
+            label: linked.label,
             score: round4(m.score),
             sentence,
             entity_id,
+            concept_id: concept.map(|c| c.id.as_str()),
+            concept_name: concept.map(|c| c.name.as_str()),
+            ontology: concept.map(|c| c.ontology),
+            link_score: linked.link.map(|l| round4(l.score)),
         }
     }
 }
@@ -121,29 +160,79 @@ pub struct DocumentRow<'a> {
     pub mentions: usize,
 }
 
-/// A row of the entity tables; `F` is how surface forms are written: one `form (count); …`
-/// cell in entities.csv, a list of `{text, count}` objects in entities.json.
+/// A row of the entity tables; `F` is how lists are written: one `a; b` cell in
+/// entities.csv, JSON lists in entities.json.
 #[derive(Serialize)]
-struct EntityOut<'a, F: Serialize> {
+struct EntityOut<'a, F: Serialize, L: Serialize> {
     entity_id: &'a str,
     label: EntityLabel,
     name: &'a str,
+    concept_id: Option<&'a str>,
+    ontology: Option<Ontology>,
+    xrefs: L,
+    attributes: F,
     mention_count: u64,
     document_count: u64,
     surface_forms: F,
+    example_doc_ids: L,
 }
 
-impl<'a, F: Serialize> EntityOut<'a, F> {
-    fn new(e: &'a EntityRow, surface_forms: F) -> Self {
-        EntityOut {
-            entity_id: &e.entity_id,
-            label: e.label,
-            name: &e.name,
-            mention_count: e.mention_count,
-            document_count: e.document_count,
-            surface_forms,
-        }
-    }
+fn concept_of(e: &EntityRow) -> (Option<&str>, Option<Ontology>) {
+    let c: Option<&ConceptInfo> = e.concept.as_ref();
+    (c.map(|c| c.concept_id.as_str()), c.map(|c| c.ontology))
+}
+
+fn xrefs_of(e: &EntityRow) -> &[String] {
+    e.concept.as_ref().map_or(&[], |c| c.xrefs.as_slice())
+}
+
+fn attributes_of(e: &EntityRow) -> &[(String, String)] {
+    e.concept.as_ref().map_or(&[], |c| c.attributes.as_slice())
+}
+
+/// One row of cooccurrences.csv.
+#[derive(Serialize)]
+struct PairOut<'a> {
+    entity_a: &'a str,
+    label_a: EntityLabel,
+    name_a: &'a str,
+    entity_b: &'a str,
+    label_b: EntityLabel,
+    name_b: &'a str,
+    sentence_count: u64,
+    document_count: u64,
+    example_doc_ids: String,
+}
+
+/// knowledge.json: networkx node-link data, read as is by `networkx.node_link_graph(data)`
+/// (networkx ≥ 3.4; older versions: `node_link_graph(data, link="edges")`).
+#[derive(Serialize)]
+struct Knowledge<'a> {
+    directed: bool,
+    multigraph: bool,
+    graph: serde_json::Value,
+    nodes: Vec<Node<'a>>,
+    edges: Vec<Edge<'a>>,
+}
+
+#[derive(Serialize)]
+struct Node<'a> {
+    id: &'a str,
+    label: EntityLabel,
+    name: &'a str,
+    concept_id: Option<&'a str>,
+    ontology: Option<Ontology>,
+    mention_count: u64,
+    document_count: u64,
+}
+
+#[derive(Serialize)]
+struct Edge<'a> {
+    source: &'a str,
+    target: &'a str,
+    weight: u64,
+    sentence_count: u64,
+    document_count: u64,
 }
 
 #[derive(Serialize)]
@@ -257,11 +346,12 @@ impl Exporter {
         Ok(())
     }
 
-    /// Write the entity tables and the manifest, flush everything, and rename the files into
-    /// place (the manifest last).
+    /// Write the entity tables, co-occurrences, the graph and the manifest, flush everything,
+    /// and rename the files into place (the manifest last).
     pub fn finish<M: Serialize>(
         mut self,
         entities: &[EntityRow],
+        pairs: &[PairRow],
         manifest: &M,
     ) -> Result<Vec<PathBuf>> {
         for w in [
@@ -279,33 +369,122 @@ impl Exporter {
         if let Some(mut w) = self.mentions_jsonl.take() {
             w.flush()?;
         }
+        let mut by_index: Vec<Option<&EntityRow>> = vec![None; entities.len()];
+        for e in entities {
+            by_index[e.index] = Some(e);
+        }
+        let entity = |i: usize| by_index[i].expect("pairs refer to entities of the table");
         if self.formats.csv {
             let mut w = self.csv_writer("entities.csv", ENTITY_COLUMNS)?;
             for e in entities {
+                let (concept_id, ontology) = concept_of(e);
                 let forms: Vec<String> = e
                     .surface_forms
                     .iter()
                     .map(|(s, n)| format!("{s} ({n})"))
                     .collect();
-                w.serialize(EntityOut::new(e, forms.join("; ")))?;
+                let attrs: Vec<String> = attributes_of(e)
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                w.serialize(EntityOut {
+                    entity_id: &e.entity_id,
+                    label: e.label,
+                    name: &e.name,
+                    concept_id,
+                    ontology,
+                    xrefs: xrefs_of(e).join("; "),
+                    attributes: attrs.join("; "),
+                    mention_count: e.mention_count,
+                    document_count: e.document_count,
+                    surface_forms: forms.join("; "),
+                    example_doc_ids: e.example_doc_ids.join("; "),
+                })?;
+            }
+            w.into_inner()
+                .map_err(|e| anyhow::anyhow!("flushing: {e}"))?
+                .flush()?;
+            let mut w = self.csv_writer("cooccurrences.csv", COOCCURRENCE_COLUMNS)?;
+            for p in pairs {
+                let (a, b) = (entity(p.a), entity(p.b));
+                w.serialize(PairOut {
+                    entity_a: &a.entity_id,
+                    label_a: a.label,
+                    name_a: &a.name,
+                    entity_b: &b.entity_id,
+                    label_b: b.label,
+                    name_b: &b.name,
+                    sentence_count: p.sentence_count,
+                    document_count: p.document_count,
+                    example_doc_ids: p.example_doc_ids.join("; "),
+                })?;
             }
             w.into_inner()
                 .map_err(|e| anyhow::anyhow!("flushing: {e}"))?
                 .flush()?;
         }
         if self.formats.json {
-            let rows: Vec<_> = entities
+            let rows: Vec<EntityOut<serde_json::Value, &[String]>> = entities
                 .iter()
                 .map(|e| {
+                    let (concept_id, ontology) = concept_of(e);
                     let forms: Vec<SurfaceForm> = e
                         .surface_forms
                         .iter()
                         .map(|(s, n)| SurfaceForm { text: s, count: *n })
                         .collect();
-                    EntityOut::new(e, forms)
+                    let attrs: serde_json::Map<String, serde_json::Value> = attributes_of(e)
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone().into()))
+                        .collect();
+                    Ok(EntityOut {
+                        entity_id: &e.entity_id,
+                        label: e.label,
+                        name: &e.name,
+                        concept_id,
+                        ontology,
+                        xrefs: xrefs_of(e),
+                        attributes: serde_json::Value::Object(attrs),
+                        mention_count: e.mention_count,
+                        document_count: e.document_count,
+                        surface_forms: serde_json::to_value(forms)?,
+                        example_doc_ids: e.example_doc_ids.as_slice(),
+                    })
                 })
-                .collect();
+                .collect::<Result<_>>()?;
             self.write_json("entities.json", &rows)?;
+            let graph = Knowledge {
+                directed: false,
+                multigraph: false,
+                graph: serde_json::json!({"name": "biotable knowledge graph",
+                    "edge_meaning": "entities mentioned in the same sentence"}),
+                nodes: entities
+                    .iter()
+                    .map(|e| {
+                        let (concept_id, ontology) = concept_of(e);
+                        Node {
+                            id: &e.entity_id,
+                            label: e.label,
+                            name: &e.name,
+                            concept_id,
+                            ontology,
+                            mention_count: e.mention_count,
+                            document_count: e.document_count,
+                        }
+                    })
+                    .collect(),
+                edges: pairs
+                    .iter()
+                    .map(|p| Edge {
+                        source: &entity(p.a).entity_id,
+                        target: &entity(p.b).entity_id,
+                        weight: p.sentence_count,
+                        sentence_count: p.sentence_count,
+                        document_count: p.document_count,
+                    })
+                    .collect(),
+            };
+            self.write_json("knowledge.json", &graph)?;
         }
         self.write_json("manifest.json", manifest)?;
         let mut written = Vec::new();
@@ -361,7 +540,8 @@ mod tests {
         .unwrap();
         assert!(!dir.path().join("errors.csv").exists());
         assert!(dir.path().join("errors.csv.partial").exists());
-        ex.finish(&[], &serde_json::json!({"ok": true})).unwrap();
+        ex.finish(&[], &[], &serde_json::json!({"ok": true}))
+            .unwrap();
         assert_eq!(
             fs::read_to_string(dir.path().join("errors.csv")).unwrap(),
             "file,line,reason\na.jsonl,3,bad\n"

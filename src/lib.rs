@@ -3,12 +3,13 @@
 //! The pipeline runs in stages, one module each:
 //! [`ingest`] (files, folders, JSONL, CSV, gzip → documents) → [`segment`] (sentences) →
 //! [`ner`] (word pieces with `tokenizers`, a rust-bert/tch token classifier, whole-word spans)
-//! → [`normalize`] (entity keys) → [`table`] (aggregated entities) → [`export`] (CSV, JSONL,
+//! → [`normalize`] (abbreviations, ontology and company linking) → [`table`] (aggregated entities) → [`export`] (CSV, JSONL,
 //! JSON). [`pipeline`] streams documents through them in bounded memory. [`train`] and
 //! [`eval`] build and score the model on the corpora described in [`corpus`].
 
 pub mod corpus;
 pub mod eval;
+pub mod eval_normalize;
 pub mod export;
 pub mod ingest;
 pub mod ner;

@@ -63,6 +63,9 @@ enum Command {
         /// Stop after N documents (to try a corpus first).
         #[arg(long, value_name = "N")]
         limit: Option<u64>,
+        /// Do not link mentions to ontologies and company lists (entities keyed by name).
+        #[arg(long)]
+        no_link: bool,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -88,6 +91,21 @@ enum Command {
         threads: usize,
         #[arg(long, default_value_t = 4096)]
         batch_tokens: usize,
+    },
+    /// Score disease linking on the gold mentions of ncbi-disease or bc5cdr (JSON).
+    EvalLink {
+        #[arg(long)]
+        corpus: String,
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Corpora folder (default: $BIOTABLE_DATA or ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Score the abbreviation detector on a gold file (JSON).
+    EvalAbbrev {
+        #[arg(long, default_value = "data/eval/abbreviations.jsonl")]
+        gold: PathBuf,
     },
 }
 
@@ -124,6 +142,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             id_field,
             text_field,
             limit,
+            no_link,
             quiet,
         } => {
             let mut opts =
@@ -137,6 +156,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 text: text_field,
             };
             opts.limit = limit;
+            opts.link = !no_link;
             let summary = extract(&opts)?;
             let c = &summary.manifest.counts;
             println!(
@@ -182,6 +202,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &data.unwrap_or_else(default_data_dir),
                 &split,
             )?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::EvalLink {
+            corpus,
+            split,
+            data,
+        } => {
+            let report = biotable::eval_normalize::linking(
+                biotable::normalize::lexicon::Lexicon::bundled(),
+                &data.unwrap_or_else(default_data_dir),
+                &corpus,
+                &split,
+            )?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::EvalAbbrev { gold } => {
+            let report = biotable::eval_normalize::abbreviations(&gold)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
     }

@@ -16,8 +16,9 @@ use crate::export::{DocumentRow, Exporter, Formats, MentionRow};
 use crate::ingest::{discover, DocumentStream, FieldNames, IngestError, InputKind, Record};
 use crate::ner::model::ModelDir;
 use crate::ner::{NerEngine, NerOptions};
-use crate::normalize::EntityKey;
-use crate::table::EntityTable;
+use crate::normalize::lexicon::Lexicon;
+use crate::normalize::{Linked, Normalizer};
+use crate::table::{entity_id, EntityTable, MentionEntity};
 use crate::types::{Document, EntityLabel};
 
 /// Everything `biotable extract` takes.
@@ -35,6 +36,8 @@ pub struct ExtractOptions {
     pub chunk_docs: usize,
     /// Stop after this many documents (try a corpus first).
     pub limit: Option<u64>,
+    /// Link mentions to the bundled lexicon (ontology ids, abbreviations, companies).
+    pub link: bool,
 }
 
 impl ExtractOptions {
@@ -50,6 +53,7 @@ impl ExtractOptions {
             fields: FieldNames::default(),
             chunk_docs: 256,
             limit: None,
+            link: true,
         }
     }
 }
@@ -61,7 +65,9 @@ pub struct Counts {
     pub words: u64,
     pub model_tokens: u64,
     pub mentions: u64,
+    pub linked_mentions: u64,
     pub entities: u64,
+    pub cooccurrences: u64,
     pub errors: u64,
 }
 
@@ -119,6 +125,7 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
             batch_tokens: opts.batch_tokens,
         },
     )?;
+    let normalizer = opts.link.then(|| Normalizer::new(Lexicon::bundled()));
     let mut exporter = Exporter::create(&opts.out, opts.formats)?;
     let (files, discover_errors) = discover(&opts.inputs);
     let mut counts = Counts::default();
@@ -166,17 +173,56 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
             break;
         }
         let annotations = pool.install(|| engine.annotate(&chunk))?;
-        for (doc, ann) in chunk.iter().zip(&annotations) {
+        let linked: Vec<Vec<Linked>> = pool.install(|| {
+            use rayon::prelude::*;
+            chunk
+                .par_iter()
+                .zip(&annotations)
+                .map(|(doc, ann)| {
+                    let mentions = ann.mentions.iter().map(|(_, m)| m);
+                    match &normalizer {
+                        Some(n) => n.document(&doc.text, mentions),
+                        None => mentions.map(Normalizer::unlinked).collect(),
+                    }
+                })
+                .collect()
+        });
+        for ((doc, ann), links) in chunk.iter().zip(&annotations).zip(&linked) {
             let doc_no = counts.documents;
             counts.documents += 1;
             counts.sentences += ann.sentences.len() as u64;
             counts.words += ann.words as u64;
             counts.model_tokens += ann.model_tokens as u64;
             counts.mentions += ann.mentions.len() as u64;
-            for (sentence, m) in &ann.mentions {
-                let id = table.add(EntityKey::of(m.label, &m.text), &m.text, doc_no);
-                exporter.mention(&MentionRow::new(doc, m, *sentence, &id))?;
+            let mut sentence_entities: Vec<usize> = Vec::new();
+            let mut current_sentence = usize::MAX;
+            for ((sentence, m), l) in ann.mentions.iter().zip(links) {
+                if *sentence != current_sentence {
+                    table.add_sentence(&sentence_entities, doc_no, &doc.id);
+                    sentence_entities.clear();
+                    current_sentence = *sentence;
+                }
+                let concept = l
+                    .link
+                    .zip(normalizer.as_ref())
+                    .map(|(k, n)| n.lexicon().concept(k.concept));
+                counts.linked_mentions += u64::from(concept.is_some());
+                let index = table.add(
+                    MentionEntity {
+                        key: l.key.clone(),
+                        label: l.label,
+                        name: concept.map_or(l.name.as_str(), |c| c.name.as_str()),
+                        concept,
+                        surface: &m.text,
+                    },
+                    doc_no,
+                    &doc.id,
+                );
+                sentence_entities.push(index);
+                let id = entity_id(index);
+                exporter.mention(&MentionRow::new(doc, m, *sentence, l, concept, &id))?;
             }
+            table.add_sentence(&sentence_entities, doc_no, &doc.id);
             exporter.document(&DocumentRow {
                 doc_id: &doc.id,
                 source: doc.source.to_string(),
@@ -190,7 +236,9 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
     progress.finish_and_clear();
 
     let rows = table.rows();
+    let pairs = table.pair_rows();
     counts.entities = rows.len() as u64;
+    counts.cooccurrences = pairs.len() as u64;
     let elapsed = started.elapsed().as_secs_f64();
     let per_s = |n: u64| {
         if elapsed > 0.0 {
@@ -225,7 +273,7 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
         threads: opts.threads,
         batch_tokens: opts.batch_tokens,
     };
-    let files = exporter.finish(&rows, &manifest)?;
+    let files = exporter.finish(&rows, &pairs, &manifest)?;
     Ok(ExtractSummary {
         out: opts.out.clone(),
         files,
@@ -240,6 +288,7 @@ fn output_files(f: Formats) -> Vec<String> {
         v.extend([
             "mentions.csv",
             "entities.csv",
+            "cooccurrences.csv",
             "documents.csv",
             "errors.csv",
         ]);
@@ -248,7 +297,7 @@ fn output_files(f: Formats) -> Vec<String> {
         v.push("mentions.jsonl");
     }
     if f.json {
-        v.push("entities.json");
+        v.extend(["entities.json", "knowledge.json"]);
     }
     v.push("manifest.json");
     v.into_iter().map(String::from).collect()

@@ -1,42 +1,107 @@
-//! The knowledge table: mentions aggregated into entities.
+//! The knowledge table: mentions aggregated into entities, and entities mentioned together.
 //!
 //! Entities are numbered in order of first appearance (`E000001`, …), so ids are stable for a
-//! given input order, and rows come out sorted by mention count (then id).
+//! given input order; rows come out sorted by mention count (then id). Co-occurrences are
+//! pairs of distinct entities in one sentence, counted once per sentence and per document.
+//! Memory grows with distinct entities and pairs, never with mentions.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::normalize::lexicon::{Concept, Ontology};
 use crate::normalize::EntityKey;
 use crate::types::EntityLabel;
 
+/// Example document ids kept per entity and per pair.
+pub const EXAMPLES: usize = 3;
+
+/// The ontology side of a linked entity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConceptInfo {
+    pub concept_id: String,
+    pub ontology: Ontology,
+    /// MeSH, DOID, OMIM cross-references.
+    pub xrefs: Vec<String>,
+    /// ticker / exchange (SEC), country / types (ROR).
+    pub attributes: Vec<(String, String)>,
+}
+
+impl From<&Concept> for ConceptInfo {
+    fn from(c: &Concept) -> Self {
+        ConceptInfo {
+            concept_id: c.id.clone(),
+            ontology: c.ontology,
+            xrefs: c.xrefs.clone(),
+            attributes: c.attrs.clone(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct EntityAgg {
-    key: EntityKey,
+    label: EntityLabel,
+    name: String,
+    concept: Option<ConceptInfo>,
     mentions: u64,
     documents: u64,
-    /// Index of the last document that mentioned it (to count documents once each).
+    /// Number of the last document that mentioned it (to count documents once each).
     last_doc: u64,
     surface_forms: HashMap<String, u64>,
+    examples: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct PairAgg {
+    sentences: u64,
+    documents: u64,
+    last_doc: u64,
+    examples: Vec<String>,
 }
 
 /// One row of entities.csv / entities.json.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EntityRow {
+    /// Position in the table (what [`EntityTable::add`] returned and [`PairRow`] refers to).
+    pub index: usize,
     pub entity_id: String,
     pub label: EntityLabel,
     pub name: String,
+    pub concept: Option<ConceptInfo>,
     pub mention_count: u64,
     pub document_count: u64,
     /// Surface forms, most frequent first (ties alphabetical), with counts.
     pub surface_forms: Vec<(String, u64)>,
+    /// The first documents that mention it.
+    pub example_doc_ids: Vec<String>,
 }
 
-/// Aggregates mentions into entities. Memory grows with distinct entities, not with mentions.
+/// One row of cooccurrences.csv: entities `a` < `b` (by id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairRow {
+    pub a: usize,
+    pub b: usize,
+    pub sentence_count: u64,
+    pub document_count: u64,
+    pub example_doc_ids: Vec<String>,
+}
+
+/// What one mention adds to the table.
+pub struct MentionEntity<'a> {
+    pub key: EntityKey,
+    pub label: EntityLabel,
+    /// Display name (the concept's name when linked).
+    pub name: &'a str,
+    pub concept: Option<&'a Concept>,
+    pub surface: &'a str,
+}
+
+/// Aggregates mentions into entities and sentence co-occurrences.
 #[derive(Debug, Default)]
 pub struct EntityTable {
     index: HashMap<EntityKey, usize>,
     entities: Vec<EntityAgg>,
+    pairs: HashMap<(u32, u32), PairAgg>,
 }
 
 pub fn entity_id(index: usize) -> String {
@@ -44,20 +109,23 @@ pub fn entity_id(index: usize) -> String {
 }
 
 impl EntityTable {
-    /// Record a mention of `key` in document number `doc` (documents in increasing order);
-    /// returns the entity id.
-    pub fn add(&mut self, key: EntityKey, surface: &str, doc: u64) -> String {
-        let i = match self.index.get(&key) {
+    /// Record a mention in document number `doc` (documents in increasing order, `doc_id` its
+    /// id); returns the entity's index (see [`entity_id`]).
+    pub fn add(&mut self, m: MentionEntity, doc: u64, doc_id: &str) -> usize {
+        let i = match self.index.get(&m.key) {
             Some(&i) => i,
             None => {
                 let i = self.entities.len();
-                self.index.insert(key.clone(), i);
+                self.index.insert(m.key, i);
                 self.entities.push(EntityAgg {
-                    key,
+                    label: m.label,
+                    name: m.name.to_string(),
+                    concept: m.concept.map(ConceptInfo::from),
                     mentions: 0,
                     documents: 0,
                     last_doc: u64::MAX,
                     surface_forms: HashMap::new(),
+                    examples: Vec::new(),
                 });
                 i
             }
@@ -67,9 +135,36 @@ impl EntityTable {
         if e.last_doc != doc {
             e.documents += 1;
             e.last_doc = doc;
+            if e.examples.len() < EXAMPLES {
+                e.examples.push(doc_id.to_string());
+            }
         }
-        *e.surface_forms.entry(surface.to_string()).or_default() += 1;
-        entity_id(i)
+        *e.surface_forms.entry(m.surface.to_string()).or_default() += 1;
+        i
+    }
+
+    /// Record the entities of one sentence (indices from [`EntityTable::add`]; repeats are
+    /// fine): every pair of distinct entities co-occurs once.
+    pub fn add_sentence(&mut self, entities: &[usize], doc: u64, doc_id: &str) {
+        let mut ids: Vec<u32> = entities.iter().map(|&i| i as u32).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for (x, &a) in ids.iter().enumerate() {
+            for &b in &ids[x + 1..] {
+                let p = self.pairs.entry((a, b)).or_insert_with(|| PairAgg {
+                    last_doc: u64::MAX,
+                    ..Default::default()
+                });
+                p.sentences += 1;
+                if p.last_doc != doc {
+                    p.documents += 1;
+                    p.last_doc = doc;
+                    if p.examples.len() < EXAMPLES {
+                        p.examples.push(doc_id.to_string());
+                    }
+                }
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -78,6 +173,10 @@ impl EntityTable {
 
     pub fn is_empty(&self) -> bool {
         self.entities.is_empty()
+    }
+
+    pub fn pair_count(&self) -> usize {
+        self.pairs.len()
     }
 
     /// Rows sorted by mention count (descending), then id.
@@ -94,12 +193,15 @@ impl EntityTable {
                     .collect();
                 forms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
                 EntityRow {
+                    index: i,
                     entity_id: entity_id(i),
-                    label: e.key.label,
-                    name: e.key.name.clone(),
+                    label: e.label,
+                    name: e.name.clone(),
+                    concept: e.concept.clone(),
                     mention_count: e.mentions,
                     document_count: e.documents,
                     surface_forms: forms,
+                    example_doc_ids: e.examples.clone(),
                 }
             })
             .collect();
@@ -110,52 +212,104 @@ impl EntityTable {
         });
         rows
     }
+
+    /// Pairs sorted by sentence count (descending), then ids.
+    pub fn pair_rows(&self) -> Vec<PairRow> {
+        let mut rows: Vec<PairRow> = self
+            .pairs
+            .iter()
+            .map(|(&(a, b), p)| PairRow {
+                a: a as usize,
+                b: b as usize,
+                sentence_count: p.sentences,
+                document_count: p.documents,
+                example_doc_ids: p.examples.clone(),
+            })
+            .collect();
+        rows.sort_by(|x, y| {
+            y.sentence_count
+                .cmp(&x.sentence_count)
+                .then((x.a, x.b).cmp(&(y.a, y.b)))
+        });
+        rows
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::lexicon::tests::fixture;
+    use crate::normalize::lexicon::{Domain, Lexicon};
+
+    fn linked<'a>(lex: &'a Lexicon, domain: Domain, surface: &'a str) -> MentionEntity<'a> {
+        let l = lex.lookup(domain, surface).unwrap();
+        let c = lex.concept(l.concept);
+        MentionEntity {
+            key: EntityKey::Concept(l.concept),
+            label: c.label,
+            name: &c.name,
+            concept: Some(c),
+            surface,
+        }
+    }
+
+    fn unlinked(label: EntityLabel, surface: &str) -> MentionEntity<'_> {
+        MentionEntity {
+            key: EntityKey::of_name(label, surface),
+            label,
+            name: surface,
+            concept: None,
+            surface,
+        }
+    }
 
     #[test]
-    fn aggregates_mentions_documents_and_forms() {
+    fn aggregates_mentions_documents_forms_and_examples() {
+        let lex = fixture();
         let mut t = EntityTable::default();
-        let d = EntityLabel::Disease;
-        assert_eq!(t.add(EntityKey::of(d, "AML"), "AML", 0), "E000001");
+        let d = Domain::Disease;
         assert_eq!(
-            t.add(
-                EntityKey::of(d, "acute myeloid leukemia"),
-                "acute myeloid leukemia",
-                0
-            ),
-            "E000002"
+            t.add(unlinked(EntityLabel::Disease, "frobnitz"), 0, "d0"),
+            0
         );
+        let aml = t.add(linked(&lex, d, "acute myeloid leukemia"), 0, "d0");
+        assert_eq!(aml, 1);
         assert_eq!(
-            t.add(
-                EntityKey::of(d, "Acute myeloid leukemia"),
-                "Acute myeloid leukemia",
-                1
-            ),
-            "E000002"
+            t.add(linked(&lex, d, "Acute myeloid leukaemia"), 1, "d1"),
+            1
         );
-        assert_eq!(
-            t.add(
-                EntityKey::of(d, "acute myeloid leukemia"),
-                "acute myeloid leukemia",
-                1
-            ),
-            "E000002"
-        );
+        assert_eq!(t.add(linked(&lex, d, "AML"), 1, "d1"), 1);
         let rows = t.rows();
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].entity_id, "E000002");
-        assert_eq!((rows[0].mention_count, rows[0].document_count), (3, 2));
-        assert_eq!(
-            rows[0].surface_forms,
-            vec![
-                ("acute myeloid leukemia".to_string(), 2),
-                ("Acute myeloid leukemia".to_string(), 1)
-            ]
-        );
+        let r = &rows[0];
+        assert_eq!(r.entity_id, "E000002");
+        assert_eq!(r.name, "acute myeloid leukemia");
+        let c = r.concept.as_ref().unwrap();
+        assert_eq!(c.concept_id, "MONDO:0018874");
+        assert!(c.xrefs.contains(&"MESH:D015470".to_string()));
+        assert_eq!((r.mention_count, r.document_count), (3, 2));
+        assert_eq!(r.example_doc_ids, vec!["d0", "d1"]);
+        assert_eq!(r.surface_forms.len(), 3);
+        assert_eq!(rows[1].concept, None);
         assert_eq!((rows[1].mention_count, rows[1].document_count), (1, 1));
+    }
+
+    #[test]
+    fn cooccurrences_count_sentences_and_documents_once() {
+        let mut t = EntityTable::default();
+        let a = t.add(unlinked(EntityLabel::Company, "Acme"), 0, "d0");
+        let b = t.add(unlinked(EntityLabel::Disease, "gout"), 0, "d0");
+        let c = t.add(unlinked(EntityLabel::CellType, "T cells"), 0, "d0");
+        t.add_sentence(&[a, b, a, c], 0, "d0");
+        t.add_sentence(&[b, a], 0, "d0");
+        t.add_sentence(&[a], 0, "d0");
+        t.add_sentence(&[a, b], 1, "d1");
+        let rows = t.pair_rows();
+        assert_eq!(rows.len(), 3, "a-b, a-c, b-c");
+        assert_eq!((rows[0].a, rows[0].b), (a, b));
+        assert_eq!((rows[0].sentence_count, rows[0].document_count), (3, 2));
+        assert_eq!(rows[0].example_doc_ids, vec!["d0", "d1"]);
+        assert_eq!((rows[1].a, rows[1].b), (a, c));
+        assert_eq!((rows[1].sentence_count, rows[1].document_count), (1, 1));
     }
 }
