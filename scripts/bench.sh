@@ -13,13 +13,15 @@ DOCS="${1:-1000}"; RUNS="${2:-3}"; THREADS="${3:-2}"; MODEL="${4:-models/biotabl
 DATA="${BIOTABLE_DATA:-../shared/data}"
 [ -d "$DATA" ] || { echo "bench: no corpus folder $DATA (set BIOTABLE_DATA)" >&2; exit 2; }
 eval "$(scripts/setup-libtorch.sh)"
-cargo build --release --quiet
+# $BIOTABLE_BIN: time an already built binary (e.g. a copy, while the tree is being edited).
+BIN="${BIOTABLE_BIN:-target/release/biotable}"
+[ -n "${BIOTABLE_BIN:-}" ] || cargo build --release --quiet
 work=target/bench; mkdir -p "$work"
 corpus="$work/abstracts-$DOCS.jsonl"
 python3 scripts/bench_corpus.py "$DATA" "$DOCS" > "$corpus"
 echo "corpus: $corpus ($(wc -l < "$corpus") documents, $(python3 -c "import json,sys;print(sum(len(json.loads(l)['text'].split()) for l in open(sys.argv[1])))" "$corpus") words)"
 for i in $(seq 1 "$RUNS"); do
-  /usr/bin/time -v ./target/release/biotable extract "$corpus" --out "$work/out" --model "$MODEL" \
+  /usr/bin/time -v "$BIN" extract "$corpus" --out "$work/out" --model "$MODEL" \
     --threads "$THREADS" --quiet ${BENCH_ARGS:-} > /dev/null 2> "$work/time-$i.txt"
   python3 - "$work/out/manifest.json" "$work/time-$i.txt" "$i" <<'PY'
 import json, re, sys

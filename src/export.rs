@@ -7,8 +7,9 @@
 //! - json: `entities.json`, `knowledge.json` (entities as nodes, co-occurrences as links, in
 //!   the node-link format that `networkx.node_link_graph` reads)
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -61,6 +62,19 @@ impl FromStr for Formats {
         Ok(f)
     }
 }
+
+/// Every file a run may write (removed at the start of a fresh run).
+pub const ALL_OUTPUTS: &[&str] = &[
+    "mentions.csv",
+    "mentions.jsonl",
+    "entities.csv",
+    "entities.json",
+    "cooccurrences.csv",
+    "knowledge.json",
+    "documents.csv",
+    "errors.csv",
+    "manifest.json",
+];
 
 pub const MENTION_COLUMNS: &[&str] = &[
     "doc_id",
@@ -283,10 +297,35 @@ pub struct Exporter {
     pending: Vec<Pending>,
 }
 
+/// Lengths of the files that grow while documents stream, as a checkpoint records them.
+pub type StreamLengths = BTreeMap<String, u64>;
+
 impl Exporter {
+    /// Start a fresh run in `dir`: finished files of an earlier run are removed first, so the
+    /// folder never mixes two runs.
     pub fn create(dir: &Path, formats: Formats) -> Result<Self> {
+        Self::open(dir, formats, None)
+    }
+
+    /// Go on from a checkpoint: every streamed file is cut back to the length the checkpoint
+    /// recorded and appended to.
+    pub fn resume(dir: &Path, formats: Formats, lengths: &StreamLengths) -> Result<Self> {
+        Self::open(dir, formats, Some(lengths))
+    }
+
+    fn open(dir: &Path, formats: Formats, resume: Option<&StreamLengths>) -> Result<Self> {
         fs::create_dir_all(dir)
             .with_context(|| format!("cannot create output folder {}", dir.display()))?;
+        if resume.is_none() {
+            for name in ALL_OUTPUTS {
+                let p = dir.join(name);
+                if p.exists() {
+                    fs::remove_file(&p).with_context(|| {
+                        format!("cannot remove {} of an earlier run", p.display())
+                    })?;
+                }
+            }
+        }
         let mut ex = Exporter {
             dir: dir.to_path_buf(),
             formats,
@@ -297,19 +336,66 @@ impl Exporter {
             pending: Vec::new(),
         };
         if formats.csv {
-            ex.mentions_csv = Some(ex.csv_writer("mentions.csv", MENTION_COLUMNS)?);
-            ex.documents_csv = Some(ex.csv_writer("documents.csv", DOCUMENT_COLUMNS)?);
-            ex.errors_csv = Some(ex.csv_writer("errors.csv", &["file", "line", "reason"])?);
+            ex.mentions_csv = Some(ex.csv_stream("mentions.csv", MENTION_COLUMNS, resume)?);
+            ex.documents_csv = Some(ex.csv_stream("documents.csv", DOCUMENT_COLUMNS, resume)?);
+            ex.errors_csv =
+                Some(ex.csv_stream("errors.csv", &["file", "line", "reason"], resume)?);
         }
         if formats.jsonl {
-            let p = Pending::new(dir, "mentions.jsonl");
-            ex.mentions_jsonl = Some(p.create()?);
-            ex.pending.push(p);
+            ex.mentions_jsonl = Some(ex.stream("mentions.jsonl", resume)?);
         }
         Ok(ex)
     }
 
-    /// A CSV writer whose header is written up front, so empty tables still have one.
+    /// A streamed file: new, or (resuming) cut back to its checkpointed length.
+    fn stream(&mut self, name: &str, resume: Option<&StreamLengths>) -> Result<BufWriter<File>> {
+        let p = Pending::new(&self.dir, name);
+        let w = match resume {
+            None => p.create()?,
+            Some(lengths) => {
+                let len = *lengths.get(name).with_context(|| {
+                    format!("the checkpoint does not cover {name} (run without --resume)")
+                })?;
+                if !p.tmp.exists() && p.path.exists() {
+                    // Killed while renaming files into place: take the file back.
+                    fs::rename(&p.path, &p.tmp)?;
+                }
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .open(&p.tmp)
+                    .with_context(|| format!("cannot resume {}", p.tmp.display()))?;
+                if f.metadata()?.len() < len {
+                    bail!(
+                        "{} is shorter than its checkpoint says (run without --resume)",
+                        p.tmp.display()
+                    );
+                }
+                f.set_len(len)?;
+                f.seek(SeekFrom::End(0))?;
+                BufWriter::with_capacity(1 << 16, f)
+            }
+        };
+        self.pending.push(p);
+        Ok(w)
+    }
+
+    /// A streamed CSV file; its header is written up front so that empty tables have one.
+    fn csv_stream(
+        &mut self,
+        name: &str,
+        header: &[&str],
+        resume: Option<&StreamLengths>,
+    ) -> Result<csv::Writer<BufWriter<File>>> {
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(self.stream(name, resume)?);
+        if resume.is_none() {
+            w.write_record(header)?;
+        }
+        Ok(w)
+    }
+
+    /// A CSV file written at the end.
     fn csv_writer(&mut self, name: &str, header: &[&str]) -> Result<csv::Writer<BufWriter<File>>> {
         let p = Pending::new(&self.dir, name);
         let mut w = csv::WriterBuilder::new()
@@ -318,6 +404,33 @@ impl Exporter {
         w.write_record(header)?;
         self.pending.push(p);
         Ok(w)
+    }
+
+    /// Flush the streamed files and return their lengths, for a checkpoint.
+    pub fn flush_streams(&mut self) -> Result<StreamLengths> {
+        for w in [
+            self.mentions_csv.as_mut(),
+            self.documents_csv.as_mut(),
+            self.errors_csv.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            w.flush()?;
+        }
+        if let Some(w) = self.mentions_jsonl.as_mut() {
+            w.flush()?;
+        }
+        let mut lengths = StreamLengths::new();
+        for p in &self.pending {
+            let name = p
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            lengths.insert(name, fs::metadata(&p.tmp)?.len());
+        }
+        Ok(lengths)
     }
 
     pub fn mention(&mut self, row: &MentionRow) -> Result<()> {

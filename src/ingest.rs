@@ -164,7 +164,42 @@ fn open(file: &InputFile) -> io::Result<Box<dyn BufRead + Send>> {
     } else {
         raw
     };
-    Ok(Box::new(BufReader::with_capacity(1 << 16, raw)))
+    let mut reader = BufReader::with_capacity(1 << 16, raw);
+    // UTF-16 (recognized by its byte-order mark) is transcoded to UTF-8 up front, for every
+    // file kind; such files are read whole.
+    let head = reader.fill_buf()?;
+    let big_endian = match head {
+        [0xFF, 0xFE, ..] => Some(false),
+        [0xFE, 0xFF, ..] => Some(true),
+        _ => None,
+    };
+    if let Some(be) = big_endian {
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes)?;
+        let text = decode_utf16(&bytes[2..], be)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        return Ok(Box::new(io::Cursor::new(text.into_bytes())));
+    }
+    Ok(Box::new(reader))
+}
+
+fn decode_utf16(bytes: &[u8], big_endian: bool) -> Result<String, String> {
+    if !bytes.len().is_multiple_of(2) {
+        return Err("UTF-16 text with an odd number of bytes (truncated file?)".into());
+    }
+    let units = bytes.chunks_exact(2).map(|b| {
+        if big_endian {
+            u16::from_be_bytes([b[0], b[1]])
+        } else {
+            u16::from_le_bytes([b[0], b[1]])
+        }
+    });
+    char::decode_utf16(units)
+        .enumerate()
+        .map(|(i, c)| {
+            c.map_err(|_| format!("invalid UTF-16 (unpaired surrogate at code unit {i})"))
+        })
+        .collect()
 }
 
 /// Decode bytes as UTF-8, dropping a leading byte-order mark.
@@ -456,6 +491,26 @@ mod tests {
                 Record::Doc(_) => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn utf16_files_are_transcoded() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "Acute myeloid leukaemia (AML) — 白血病 😀";
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+        std::fs::write(dir.path().join("le.txt"), &le).unwrap();
+        let mut be = vec![0xFE, 0xFF];
+        let jsonl = format!("{{\"id\": \"j\", \"text\": \"{text}\"}}\n");
+        be.extend(jsonl.encode_utf16().flat_map(|u| u.to_be_bytes()));
+        std::fs::write(dir.path().join("be.jsonl"), &be).unwrap();
+        std::fs::write(dir.path().join("odd.txt"), [0xFF, 0xFE, 0x41]).unwrap();
+        let records = read_all(dir.path());
+        assert_eq!(docs(&records), vec![("j", text), ("le.txt", text)]);
+        let errs = errors(&records);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].file, "odd.txt");
+        assert!(errs[0].reason.contains("UTF-16"), "{}", errs[0].reason);
     }
 
     #[test]

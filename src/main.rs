@@ -32,8 +32,9 @@ struct Cli {
 enum Command {
     /// Find entities in documents and write the tables.
     ///
-    /// Exit status: 0 when every record was read, 3 when some were skipped (see
-    /// DIR/errors.csv), 1 on a fatal error (nothing is left looking finished).
+    /// Exit status: 0 when every record was read, 3 when some were skipped or renamed (see
+    /// DIR/errors.csv), 1 on a fatal error or, with --strict, at the first bad record
+    /// (nothing is left looking finished).
     Extract {
         /// Files or folders (recursively): .txt/.md, .jsonl, .csv, optionally .gz; `-` reads
         /// JSONL from stdin.
@@ -66,6 +67,19 @@ enum Command {
         /// Do not link mentions to ontologies and company lists (entities keyed by name).
         #[arg(long)]
         no_link: bool,
+        /// Go on from where an interrupted run with the same arguments stopped (DIR keeps a
+        /// checkpoint while a run is unfinished).
+        #[arg(long)]
+        resume: bool,
+        /// Stop at the first bad record (exit status 1) instead of skipping it.
+        #[arg(long)]
+        strict: bool,
+        /// Seconds between checkpoints.
+        #[arg(long, default_value_t = 30.0, hide = true)]
+        checkpoint_secs: f64,
+        /// Documents per processing chunk.
+        #[arg(long, default_value_t = 256, hide = true)]
+        chunk_docs: usize,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -143,6 +157,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             text_field,
             limit,
             no_link,
+            resume,
+            strict,
+            checkpoint_secs,
+            chunk_docs,
             quiet,
         } => {
             let mut opts =
@@ -157,6 +175,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             opts.limit = limit;
             opts.link = !no_link;
+            opts.resume = resume;
+            opts.strict = strict;
+            opts.checkpoint_every = std::time::Duration::from_secs_f64(checkpoint_secs.max(0.0));
+            opts.chunk_docs = chunk_docs.max(1);
             let summary = extract(&opts)?;
             let c = &summary.manifest.counts;
             println!(

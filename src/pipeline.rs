@@ -5,20 +5,22 @@
 //! Rows are written in input order as each chunk finishes, so memory holds one chunk plus the
 //! aggregated entity table, whatever the corpus size. Output is deterministic.
 
+use std::collections::HashSet;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::export::{DocumentRow, Exporter, Formats, MentionRow};
+use crate::export::{DocumentRow, Exporter, Formats, MentionRow, StreamLengths};
 use crate::ingest::{discover, DocumentStream, FieldNames, IngestError, InputKind, Record};
 use crate::ner::model::ModelDir;
 use crate::ner::{NerEngine, NerOptions};
 use crate::normalize::lexicon::Lexicon;
 use crate::normalize::{Linked, Normalizer};
-use crate::table::{entity_id, EntityTable, MentionEntity};
+use crate::table::{entity_id, EntityTable, MentionEntity, TableSnapshot};
 use crate::types::{Document, EntityLabel};
 
 /// Everything `biotable extract` takes.
@@ -38,6 +40,46 @@ pub struct ExtractOptions {
     pub limit: Option<u64>,
     /// Link mentions to the bundled lexicon (ontology ids, abbreviations, companies).
     pub link: bool,
+    /// Go on from the checkpoint an interrupted run left in `out`.
+    pub resume: bool,
+    /// Stop at the first bad record instead of skipping it.
+    pub strict: bool,
+    /// Least time between two checkpoints (a checkpoint follows a finished chunk).
+    pub checkpoint_every: Duration,
+}
+
+/// The checkpoint file in the output folder, present only while a run is unfinished.
+pub const CHECKPOINT: &str = "checkpoint.json";
+
+/// What `--resume` needs to go on exactly where a run stopped.
+#[derive(Serialize, Deserialize)]
+struct Checkpoint {
+    /// The arguments that shape the output; a resume must use the same.
+    fingerprint: String,
+    /// Documents taken from the input stream (processed, empty or renamed).
+    consumed: u64,
+    counts: Counts,
+    streams: StreamLengths,
+    table: TableSnapshot,
+    /// Hashes of the document ids seen (to rename duplicates).
+    seen_ids: Vec<u64>,
+}
+
+fn fingerprint(opts: &ExtractOptions) -> String {
+    serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "inputs": opts.inputs,
+        "model": opts.model,
+        "formats": [opts.formats.csv, opts.formats.jsonl, opts.formats.json],
+        "link": opts.link,
+        "fields": [&opts.fields.id, &opts.fields.text],
+        "limit": opts.limit,
+    })
+    .to_string()
+}
+
+fn id_hash(id: &str) -> u64 {
+    ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(id)
 }
 
 impl ExtractOptions {
@@ -54,11 +96,14 @@ impl ExtractOptions {
             chunk_docs: 256,
             limit: None,
             link: true,
+            resume: false,
+            strict: false,
+            checkpoint_every: Duration::from_secs(30),
         }
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counts {
     pub documents: u64,
     pub sentences: u64,
@@ -126,12 +171,43 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
         },
     )?;
     let normalizer = opts.link.then(|| Normalizer::new(Lexicon::bundled()));
-    let mut exporter = Exporter::create(&opts.out, opts.formats)?;
+    let fingerprint = fingerprint(opts);
+    let checkpoint_path = opts.out.join(CHECKPOINT);
+    let resumed = if opts.resume {
+        read_checkpoint(&checkpoint_path, &fingerprint)?
+    } else {
+        None
+    };
+    let (mut exporter, mut counts, mut table, mut seen_ids, consumed) = match resumed {
+        Some(c) => (
+            Exporter::resume(&opts.out, opts.formats, &c.streams)?,
+            c.counts,
+            EntityTable::restore(c.table).context("the checkpoint's table is damaged")?,
+            c.seen_ids.into_iter().collect::<HashSet<u64>>(),
+            Some(c.consumed),
+        ),
+        None => {
+            let ex = Exporter::create(&opts.out, opts.formats)?;
+            if checkpoint_path.exists() {
+                fs::remove_file(&checkpoint_path)?;
+            }
+            (
+                ex,
+                Counts::default(),
+                EntityTable::default(),
+                HashSet::new(),
+                None,
+            )
+        }
+    };
+    let resuming = consumed.is_some();
     let (files, discover_errors) = discover(&opts.inputs);
-    let mut counts = Counts::default();
     let mut first_errors = Vec::new();
     let mut record_error =
         |e: IngestError, exporter: &mut Exporter, counts: &mut Counts| -> Result<()> {
+            if opts.strict {
+                bail!("stopped at the first bad record (--strict): {e}");
+            }
             tracing::warn!("{e}");
             counts.errors += 1;
             if first_errors.len() < 3 {
@@ -139,8 +215,10 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
             }
             exporter.error(&e)
         };
-    for e in discover_errors {
-        record_error(e, &mut exporter, &mut counts)?;
+    if !resuming {
+        for e in discover_errors {
+            record_error(e, &mut exporter, &mut counts)?;
+        }
     }
 
     let known_total = files
@@ -148,8 +226,21 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
         .all(|f| f.kind == InputKind::Text)
         .then_some(files.len() as u64);
     let progress = progress_bar(opts.progress, known_total);
-    let mut table = EntityTable::default();
     let mut stream = DocumentStream::new(files, opts.fields.clone());
+    // Resuming: what the checkpoint covers was written already; read past it.
+    if let Some(n) = consumed {
+        let mut skipped = 0;
+        while skipped < n {
+            match stream.next() {
+                Some(Record::Doc(_)) => skipped += 1,
+                Some(Record::Error(_)) => {}
+                None => bail!("the inputs have fewer documents than the checkpoint in {} (run without --resume)", opts.out.display()),
+            }
+        }
+        progress.inc(counts.documents);
+    }
+    let mut consumed = consumed.unwrap_or(0);
+    let mut last_checkpoint = Instant::now();
     let mut chunk: Vec<Document> = Vec::with_capacity(opts.chunk_docs);
     let limit = opts.limit.unwrap_or(u64::MAX);
     loop {
@@ -160,7 +251,31 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
         }
         for record in stream.by_ref() {
             match record {
-                Record::Doc(d) => {
+                Record::Doc(mut d) => {
+                    consumed += 1;
+                    if d.text.trim().is_empty() {
+                        let e = IngestError {
+                            file: d.source.path.clone(),
+                            line: d.source.line,
+                            reason: format!("empty text (document {:?} skipped)", d.id),
+                        };
+                        record_error(e, &mut exporter, &mut counts)?;
+                        continue;
+                    }
+                    if !seen_ids.insert(id_hash(&d.id)) {
+                        let renamed = (2..)
+                            .map(|k| format!("{}#{k}", d.id))
+                            .find(|r| !seen_ids.contains(&id_hash(r)))
+                            .expect("some suffix is free");
+                        seen_ids.insert(id_hash(&renamed));
+                        let e = IngestError {
+                            file: d.source.path.clone(),
+                            line: d.source.line,
+                            reason: format!("duplicate doc_id {:?}: kept as {renamed:?}", d.id),
+                        };
+                        record_error(e, &mut exporter, &mut counts)?;
+                        d.id = renamed;
+                    }
                     chunk.push(d);
                     if chunk.len() == room {
                         break;
@@ -232,6 +347,20 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
             })?;
         }
         progress.inc(chunk.len() as u64);
+        if last_checkpoint.elapsed() >= opts.checkpoint_every {
+            let mut ids: Vec<u64> = seen_ids.iter().copied().collect();
+            ids.sort_unstable();
+            let c = Checkpoint {
+                fingerprint: fingerprint.clone(),
+                consumed,
+                counts: counts.clone(),
+                streams: exporter.flush_streams()?,
+                table: table.snapshot(),
+                seen_ids: ids,
+            };
+            write_checkpoint(&checkpoint_path, &c)?;
+            last_checkpoint = Instant::now();
+        }
     }
     progress.finish_and_clear();
 
@@ -274,12 +403,49 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
         batch_tokens: opts.batch_tokens,
     };
     let files = exporter.finish(&rows, &pairs, &manifest)?;
+    if checkpoint_path.exists() {
+        fs::remove_file(&checkpoint_path)
+            .with_context(|| format!("cannot remove {}", checkpoint_path.display()))?;
+    }
     Ok(ExtractSummary {
         out: opts.out.clone(),
         files,
         manifest,
         first_errors,
     })
+}
+
+fn read_checkpoint(path: &Path, fingerprint: &str) -> Result<Option<Checkpoint>> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "biotable: no checkpoint in {} (nothing to resume); starting from the beginning",
+                path.parent().unwrap_or(path).display()
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let c: Checkpoint = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is damaged (run without --resume)", path.display()))?;
+    if c.fingerprint != fingerprint {
+        bail!(
+            "the checkpoint in {} was made with other arguments (inputs, model, formats, fields, \
+             --limit or --no-link); resume with the same ones, or run without --resume",
+            path.parent().unwrap_or(path).display()
+        );
+    }
+    Ok(Some(c))
+}
+
+/// Written under a temporary name and renamed: a kill leaves the old or the new checkpoint.
+fn write_checkpoint(path: &Path, c: &Checkpoint) -> Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec(c)?;
+    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 fn output_files(f: Formats) -> Vec<String> {

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::normalize::lexicon::{Concept, Ontology};
 use crate::normalize::EntityKey;
@@ -17,7 +17,7 @@ use crate::types::EntityLabel;
 pub const EXAMPLES: usize = 3;
 
 /// The ontology side of a linked entity.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConceptInfo {
     pub concept_id: String,
     pub ontology: Ontology,
@@ -38,8 +38,9 @@ impl From<&Concept> for ConceptInfo {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct EntityAgg {
+    key: EntityKey,
     label: EntityLabel,
     name: String,
     concept: Option<ConceptInfo>,
@@ -51,7 +52,7 @@ struct EntityAgg {
     examples: Vec<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct PairAgg {
     sentences: u64,
     documents: u64,
@@ -96,6 +97,13 @@ pub struct MentionEntity<'a> {
     pub surface: &'a str,
 }
 
+/// A serialized [`EntityTable`] (entities in id order, pairs sorted).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableSnapshot {
+    entities: serde_json::Value,
+    pairs: serde_json::Value,
+}
+
 /// Aggregates mentions into entities and sentence co-occurrences.
 #[derive(Debug, Default)]
 pub struct EntityTable {
@@ -116,8 +124,9 @@ impl EntityTable {
             Some(&i) => i,
             None => {
                 let i = self.entities.len();
-                self.index.insert(m.key, i);
+                self.index.insert(m.key.clone(), i);
                 self.entities.push(EntityAgg {
+                    key: m.key,
                     label: m.label,
                     name: m.name.to_string(),
                     concept: m.concept.map(ConceptInfo::from),
@@ -165,6 +174,33 @@ impl EntityTable {
                 }
             }
         }
+    }
+
+    /// The whole state, for a checkpoint.
+    pub fn snapshot(&self) -> TableSnapshot {
+        let mut pairs: Vec<(u32, u32, &PairAgg)> =
+            self.pairs.iter().map(|(&(a, b), p)| (a, b, p)).collect();
+        pairs.sort_by_key(|&(a, b, _)| (a, b));
+        TableSnapshot {
+            entities: serde_json::to_value(&self.entities).expect("entities serialize"),
+            pairs: serde_json::to_value(&pairs).expect("pairs serialize"),
+        }
+    }
+
+    /// The table a checkpoint saved.
+    pub fn restore(s: TableSnapshot) -> serde_json::Result<Self> {
+        let entities: Vec<EntityAgg> = serde_json::from_value(s.entities)?;
+        let pairs: Vec<(u32, u32, PairAgg)> = serde_json::from_value(s.pairs)?;
+        let index = entities
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.key.clone(), i))
+            .collect();
+        Ok(EntityTable {
+            index,
+            entities,
+            pairs: pairs.into_iter().map(|(a, b, p)| ((a, b), p)).collect(),
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -311,5 +347,28 @@ mod tests {
         assert_eq!(rows[0].example_doc_ids, vec!["d0", "d1"]);
         assert_eq!((rows[1].a, rows[1].b), (a, c));
         assert_eq!((rows[1].sentence_count, rows[1].document_count), (1, 1));
+    }
+
+    #[test]
+    fn a_snapshot_restores_the_same_table() {
+        let lex = fixture();
+        let mut t = EntityTable::default();
+        let a = t.add(linked(&lex, Domain::Disease, "AML"), 0, "d0");
+        let b = t.add(unlinked(EntityLabel::Company, "Acme"), 0, "d0");
+        t.add_sentence(&[a, b], 0, "d0");
+        let json = serde_json::to_string(&t.snapshot()).unwrap();
+        let mut r = EntityTable::restore(serde_json::from_str(&json).unwrap()).unwrap();
+        assert_eq!(r.rows(), t.rows());
+        assert_eq!(r.pair_rows(), t.pair_rows());
+        // Keys are restored: the same mentions land on the same entities.
+        assert_eq!(
+            r.add(
+                linked(&lex, Domain::Disease, "acute myeloid leukemia"),
+                1,
+                "d1"
+            ),
+            a
+        );
+        assert_eq!(r.add(unlinked(EntityLabel::Company, "Acme"), 1, "d1"), b);
     }
 }

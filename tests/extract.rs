@@ -93,10 +93,11 @@ fn writes_every_table_with_exact_char_offsets() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
-    // 2 text files + 3 good JSONL lines (one empty text) + 2 CSV rows + 1 gzip line.
+    // 2 text files + 2 good JSONL lines + 2 CSV rows + 1 gzip line; the JSONL line with an
+    // empty text is reported and skipped.
     let c = &summary.manifest.counts;
-    assert_eq!(c.documents, 8);
-    assert_eq!(c.errors, 2);
+    assert_eq!(c.documents, 7);
+    assert_eq!(c.errors, 3);
     assert!(c.mentions > 0, "the random model should find something");
 
     // Offsets are characters: Python's text[start:end] == text.
@@ -134,7 +135,7 @@ fn writes_every_table_with_exact_char_offsets() {
         .deserialize()
         .map(|r| r.unwrap())
         .collect();
-    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors.len(), 3, "{errors:?}");
     assert_eq!(
         (errors[0].0.as_str(), errors[0].1.as_str()),
         ("docs.jsonl", "3")
@@ -148,10 +149,15 @@ fn writes_every_table_with_exact_char_offsets() {
         ("docs.jsonl", "4")
     );
     assert!(errors[1].2.contains("malformed JSON"), "{errors:?}");
+    assert_eq!(
+        (errors[2].0.as_str(), errors[2].1.as_str()),
+        ("docs.jsonl", "5")
+    );
+    assert!(errors[2].2.contains("empty text"), "{errors:?}");
 
     // documents.csv has every document; entity mention counts add up.
     let docs_csv = fs::read_to_string(out.join("documents.csv")).unwrap();
-    assert_eq!(docs_csv.lines().count(), 1 + 8);
+    assert_eq!(docs_csv.lines().count(), 1 + 7);
     assert!(docs_csv.contains("pmid-1,docs.jsonl:1,"));
     let entities: Vec<serde_json::Value> =
         serde_json::from_str(&fs::read_to_string(out.join("entities.json")).unwrap()).unwrap();

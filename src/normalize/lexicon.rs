@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use anyhow::{bail, Context, Result};
 use flate2::read::GzDecoder;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::keys::{bag_key, company_key, org_key, term_key};
 use crate::types::EntityLabel;
@@ -19,7 +19,7 @@ use crate::types::EntityLabel;
 static BUNDLED: &[u8] = include_bytes!("../../data/lexicon/biotable-lexicon.tsv.gz");
 
 /// Where a concept comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Ontology {
     #[serde(rename = "MONDO")]
     Mondo,

@@ -15,6 +15,8 @@ pub mod org;
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 use abbrev::AbbreviationMap;
 use keys::term_key;
 use lexicon::{Domain, Lexicon, Link};
@@ -49,7 +51,7 @@ pub fn normalize_name(text: &str) -> String {
 }
 
 /// What identifies an entity: a lexicon concept, or (unlinked) its label and matching key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum EntityKey {
     Concept(u32),
     Name { label: EntityLabel, key: String },
