@@ -164,9 +164,12 @@ fn open(file: &InputFile) -> io::Result<Box<dyn BufRead + Send>> {
     } else {
         raw
     };
-    let mut reader = BufReader::with_capacity(1 << 16, raw);
-    // UTF-16 (recognized by its byte-order mark) is transcoded to UTF-8 up front, for every
-    // file kind; such files are read whole.
+    transcode(BufReader::with_capacity(1 << 16, raw))
+}
+
+/// UTF-16 (recognized by its byte-order mark) is transcoded to UTF-8 up front, for every file
+/// kind; such files are read whole. Anything else passes through.
+fn transcode<R: BufRead + Send + 'static>(mut reader: R) -> io::Result<Box<dyn BufRead + Send>> {
     let head = reader.fill_buf()?;
     let big_endian = match head {
         [0xFF, 0xFE, ..] => Some(false),
@@ -244,17 +247,44 @@ impl DocumentStream {
                 }))))
             }
         };
-        Some(match file.kind {
-            InputKind::Text => Box::new(std::iter::once(read_text(&file, reader))),
-            InputKind::Jsonl => Box::new(JsonlRecords {
-                reader,
-                file,
-                line: 0,
-                fields: self.fields.clone(),
-                done: false,
-            }),
-            InputKind::Csv => csv_records(file, reader, &self.fields),
-        })
+        Some(records(file, reader, &self.fields))
+    }
+}
+
+fn records(
+    file: InputFile,
+    reader: Box<dyn BufRead + Send>,
+    fields: &FieldNames,
+) -> Box<dyn Iterator<Item = Record> + Send> {
+    match file.kind {
+        InputKind::Text => Box::new(std::iter::once(read_text(&file, reader))),
+        InputKind::Jsonl => Box::new(JsonlRecords {
+            reader,
+            file,
+            line: 0,
+            fields: fields.clone(),
+            done: false,
+        }),
+        InputKind::Csv => csv_records(file, reader, fields),
+    }
+}
+
+/// Read one in-memory file of the given kind (the fuzz targets' entry point): the same code
+/// path as files on disk, after decompression.
+pub fn read_bytes(kind: InputKind, name: &str, bytes: Vec<u8>) -> Vec<Record> {
+    let file = InputFile {
+        path: None,
+        display: name.to_string(),
+        kind,
+        gzip: false,
+    };
+    match transcode(io::Cursor::new(bytes)) {
+        Ok(reader) => records(file, reader, &FieldNames::default()).collect(),
+        Err(e) => vec![Record::Error(IngestError {
+            file: name.to_string(),
+            line: None,
+            reason: format!("cannot open: {e}"),
+        })],
     }
 }
 

@@ -60,7 +60,12 @@ pub fn decode_sentence(
         }
     }
     for w in &mut words {
-        w.3 = is_separator(text, w.1, w.2);
+        // Only dash words can be separators; the test scans to the neighbouring whitespace,
+        // which must not happen for every word of a text without spaces.
+        let dash = text[w.1..w.2]
+            .chars()
+            .all(|c| matches!(c, '-' | '\u{2013}' | '\u{2014}'));
+        w.3 = dash && w.1 < w.2 && is_separator(text, w.1, w.2);
     }
     let mut found = Vec::new();
     for t in 0..num_types {
@@ -121,8 +126,18 @@ pub fn resolve_overlaps(mut spans: Vec<RawSpan>) -> Vec<RawSpan> {
             .then(a.type_index.cmp(&b.type_index))
     });
     let mut kept: Vec<RawSpan> = Vec::with_capacity(spans.len());
+    // Kept spans are disjoint, so only the one starting last before `s` ends can overlap it
+    // (log n per span, whatever the sentence length).
+    let mut taken: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
     for s in spans {
-        if kept.iter().all(|k| !k.span.overlaps(&s.span)) {
+        let clash = taken
+            .range(..s.span.end)
+            .next_back()
+            .is_some_and(|(_, &end)| end > s.span.start);
+        if !clash && !s.span.is_empty() {
+            taken.insert(s.span.start, s.span.end);
+            kept.push(s);
+        } else if !clash {
             kept.push(s);
         }
     }

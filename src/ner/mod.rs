@@ -336,11 +336,18 @@ fn stitch(pieces: &Pieces, windows: &[(usize, usize)], probs: &[Vec<f32>], row: 
         return probs[0].clone();
     }
     let mut merged = vec![0f32; pieces.len() * row];
+    // Windows are sorted by start and end; the ones holding piece j start at `first` (the
+    // first window ending after j), so each piece looks at its two or so windows only.
+    let mut first = 0;
     for j in 0..pieces.len() {
-        let (k, &(a, _)) = windows
+        while windows[first].1 <= j {
+            first += 1;
+        }
+        let (k, &(a, _)) = windows[first..]
             .iter()
+            .take_while(|&&(a, _)| a <= j)
             .enumerate()
-            .filter(|(_, &(a, b))| a <= j && j < b)
+            .map(|(i, w)| (first + i, w))
             .max_by_key(|(k, &(a, b))| ((j - a).min(b - 1 - j), Reverse(*k)))
             .expect("windows cover every piece");
         merged[j * row..(j + 1) * row].copy_from_slice(&probs[k][(j - a) * row..(j - a + 1) * row]);

@@ -170,7 +170,13 @@ fn matching_close(text: &str, open: usize) -> Option<usize> {
 
 /// The byte range from the start of the sentence (or clause) holding `pos` to `pos`.
 fn sentence_before(text: &str, pos: usize) -> Span {
-    let head = &text[..pos];
+    // A long form has at most 2 × 10 words: a few hundred bytes back are plenty, and the scan
+    // stays short in texts without sentence ends.
+    let mut floor = pos.saturating_sub(MAX_LOOKBACK);
+    while !text.is_char_boundary(floor) {
+        floor += 1;
+    }
+    let head = &text[floor..pos];
     let mut start = 0;
     for (j, c) in head.char_indices().rev() {
         if matches!(c, '\n' | ';' | ']' | '[') {
@@ -182,8 +188,17 @@ fn sentence_before(text: &str, pos: usize) -> Span {
             break;
         }
     }
-    Span::new(start, pos)
+    if start == 0 && floor > 0 {
+        // Cut mid-sentence: begin at the first whole word.
+        start = head
+            .char_indices()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(head.len(), |(i, c)| i + c.len_utf8());
+    }
+    Span::new(floor + start, pos)
 }
+
+const MAX_LOOKBACK: usize = 400;
 
 /// Schwartz & Hearst's conditions on a short form: 2–10 characters, at most two words, a
 /// letter, an alphanumeric first character, and nothing that reads as arithmetic.
