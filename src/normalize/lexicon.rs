@@ -389,6 +389,7 @@ S\tc\tacute non-lymphocytic leukaemia
 C\tMONDO:0004992\tMONDO\tDISEASE\tcancer\tMESH:D009369\t
 S\te\tmalignant neoplasm
 C\tMONDO:0007254\tMONDO\tDISEASE\tbreast cancer\tMESH:D001943\t
+C\tMONDO:0008380\tMONDO\tDISEASE\tretinoblastoma\tMESH:D012175\t
 C\tDOID:0000001\tDOID\tDISEASE\tfixture only disease\tMESH:D000001\t
 C\tCL:0000623\tCL\tCELL_TYPE\tnatural killer cell\t\t
 S\te\tNK cell

@@ -111,6 +111,31 @@ const CELL_MODIFIERS: &[&str] = &[
 
 /// A link found only after dropping modifiers is less certain.
 const MODIFIER_FACTOR: f32 = 0.8;
+/// A disease found only after dropping leading words ("unilateral retinoblastoma").
+const BACKOFF_FACTOR: f32 = 0.7;
+/// Heads too generic to stand for the whole name (term keys).
+const GENERIC_HEADS: &[&str] = &[
+    "disease",
+    "syndrome",
+    "disorder",
+    "deficiency",
+    "defect",
+    "abnormality",
+    "anomaly",
+    "condition",
+    "dysfunction",
+    "lesion",
+    "illness",
+    "malformation",
+    "tumor",
+    "neoplasm",
+    "failure",
+    "injury",
+    "infection",
+    "toxicity",
+    "pain",
+    "damage",
+];
 /// A link through the document's abbreviation definition.
 const ABBREVIATION_FACTOR: f32 = 0.95;
 
@@ -237,7 +262,14 @@ impl<'a> Normalizer<'a> {
         let trimmed = text.trim();
         // A defined short form is its long form ("AML" → "acute myeloid leukemia").
         if let Some(a) = abbrevs.get(trimmed) {
-            let link = self.lookup_variants(domain, &a.long).map(|l| Link {
+            let link = self
+                .lookup_variants(domain, &a.long)
+                .or_else(|| {
+                    (domain == Domain::Disease)
+                        .then(|| self.head_backoff(domain, &a.long))
+                        .flatten()
+                })
+                .map(|l| Link {
                 concept: l.concept,
                 score: l.score * ABBREVIATION_FACTOR,
             });
@@ -256,7 +288,29 @@ impl<'a> Normalizer<'a> {
                 return (Some(l), None);
             }
         }
+        // "unilateral retinoblastoma" → "retinoblastoma", "X-linked dilated cardiomyopathy" →
+        // "dilated cardiomyopathy": drop leading words while nothing matches, at a lower score.
+        if domain == Domain::Disease {
+            if let Some(l) = self.head_backoff(domain, trimmed) {
+                return (Some(l), None);
+            }
+        }
         (None, None)
+    }
+
+    fn head_backoff(&self, domain: Domain, text: &str) -> Option<Link> {
+        let clean = strip_parentheses(text);
+        let words: Vec<&str> = clean.split_whitespace().collect();
+        (1..words.len()).find_map(|k| {
+            let rest = words[k..].join(" ");
+            if words.len() - k == 1 && GENERIC_HEADS.contains(&term_key(&rest).as_str()) {
+                return None;
+            }
+            self.lex.lookup(domain, &rest).map(|l| Link {
+                concept: l.concept,
+                score: l.score * BACKOFF_FACTOR,
+            })
+        })
     }
 
     fn lookup_variants(&self, domain: Domain, text: &str) -> Option<Link> {
@@ -442,6 +496,20 @@ mod tests {
         let out = n.document(doc, [&long, &aml]);
         assert_eq!(out[1].label, EntityLabel::Disease);
         assert_eq!(out[1].key, out[0].key);
+    }
+
+    #[test]
+    fn leading_words_are_dropped_as_a_last_resort() {
+        let lex = fixture();
+        let n = Normalizer::new(&lex);
+        let none = AbbreviationMap::default();
+        let l = n.mention(EntityLabel::Disease, "bilateral familial retinoblastoma", "", &none);
+        let link = l.link.expect("found by dropping leading words");
+        assert_eq!(lex.concept(link.concept).id, "MONDO:0008380");
+        assert!(link.score <= 0.7 + 1e-6, "low confidence: {}", link.score);
+        // A generic head alone is not a link.
+        let l = n.mention(EntityLabel::Disease, "frobnitz disease", "", &none);
+        assert_eq!(l.link, None);
     }
 
     #[test]
