@@ -123,6 +123,16 @@ enum Command {
     },
 }
 
+/// Print a line on stdout; a closed pipe (`biotable … | head`) is not an error.
+fn say(line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -181,7 +191,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             opts.chunk_docs = chunk_docs.max(1);
             let summary = extract(&opts)?;
             let c = &summary.manifest.counts;
-            println!(
+            say(&format!(
                 "biotable: {} documents, {} mentions, {} entities in {:.1}s ({:.0} words/s); tables in {}",
                 c.documents,
                 c.mentions,
@@ -189,7 +199,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 summary.manifest.elapsed_seconds,
                 summary.manifest.throughput.words_per_second,
                 summary.out.display()
-            );
+            ))?;
             if c.errors > 0 {
                 let first: Vec<String> =
                     summary.first_errors.iter().map(|e| e.to_string()).collect();
@@ -224,7 +234,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &data.unwrap_or_else(default_data_dir),
                 &split,
             )?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            say(&serde_json::to_string_pretty(&report)?)?;
         }
         Command::EvalLink {
             corpus,
@@ -237,11 +247,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &corpus,
                 &split,
             )?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            say(&serde_json::to_string_pretty(&report)?)?;
         }
         Command::EvalAbbrev { gold } => {
             let report = biotable::eval_normalize::abbreviations(&gold)?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            say(&serde_json::to_string_pretty(&report)?)?;
         }
     }
     Ok(ExitCode::SUCCESS)

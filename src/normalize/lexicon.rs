@@ -162,6 +162,10 @@ struct Index {
     bag: HashMap<String, Vec<Entry>>,
     /// The exact key without spaces: "angio-oedema" meets "angioedema".
     compact: HashMap<String, Vec<Entry>>,
+    /// Content words of every name (disease and cell domains), for subset matches.
+    names: Vec<(Entry, Box<[Box<str>]>)>,
+    /// Content word → names holding it.
+    postings: HashMap<Box<str>, Vec<u32>>,
 }
 
 /// Concepts and their name indexes.
@@ -171,6 +175,10 @@ pub struct Lexicon {
     tickers: HashMap<String, u32>,
 }
 
+/// Extra words a subset match may leave unmatched in the lexicon's name.
+pub const SUBSET_EXTRA: usize = 2;
+/// Subset matches are uncertain: the name says more than the mention.
+const SUBSET_FACTOR: f32 = 0.8;
 /// Word-order matches are a little less certain than exact ones.
 const BAG_FACTOR: f32 = 0.9;
 /// Several concepts share the best name: the first is chosen, with less confidence.
@@ -290,7 +298,7 @@ impl Lexicon {
             if bag != key && !bag.is_empty() {
                 index
                     .bag
-                    .entry(bag)
+                    .entry(bag.clone())
                     .or_default()
                     .push(Entry { concept: c, kind });
             }
@@ -299,6 +307,18 @@ impl Lexicon {
                 .entry(key.replace(' ', ""))
                 .or_default()
                 .push(Entry { concept: c, kind });
+            let words: Box<[Box<str>]> = bag
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(Box::from)
+                .collect();
+            if !words.is_empty() {
+                let n = index.names.len() as u32;
+                for w in words.iter() {
+                    index.postings.entry(w.clone()).or_default().push(n);
+                }
+                index.names.push((Entry { concept: c, kind }, words));
+            }
         }
         // A company is also found under its organization key (ROR companies, "Nasdaq (US)").
         index
@@ -332,6 +352,46 @@ impl Lexicon {
     /// The SEC company listed under a ticker.
     pub fn ticker(&self, ticker: &str) -> Option<u32> {
         self.tickers.get(ticker).copied()
+    }
+
+    /// Names (disease and cell domains) whose content words include all of `name`'s and at
+    /// most [`SUBSET_EXTRA`] more: "congenital chloride diarrhea" finds "congenital secretory
+    /// chloride diarrhea 1". The name with the fewest extra words wins (then name kind and
+    /// ontology rank); the score falls with each extra word.
+    pub fn lookup_subset(&self, domain: Domain, name: &str) -> Option<Link> {
+        if !matches!(domain, Domain::Disease | Domain::Cell) {
+            return None;
+        }
+        let bag = bag_key(&domain.key(name));
+        let words: Vec<&str> = bag.split(' ').filter(|w| !w.is_empty()).collect();
+        if words.len() < 2 {
+            return None;
+        }
+        let index = &self.indexes[domain.index()];
+        let rarest = words
+            .iter()
+            .map(|w| index.postings.get(*w).map_or(&[][..], |p| p.as_slice()))
+            .min_by_key(|p| p.len())?;
+        let best = rarest
+            .iter()
+            .map(|&n| &index.names[n as usize])
+            .filter(|(_, ws)| {
+                ws.len() <= words.len() + SUBSET_EXTRA
+                    && words.iter().all(|w| ws.iter().any(|x| &**x == *w))
+            })
+            .min_by_key(|(e, ws)| {
+                (
+                    ws.len(),
+                    e.kind,
+                    self.concepts[e.concept as usize].rank(),
+                    e.concept,
+                )
+            })?;
+        let extra = (best.1.len() - words.len()) as f32;
+        Some(Link {
+            concept: best.0.concept,
+            score: best.0.kind.quality() * (SUBSET_FACTOR - 0.05 * extra),
+        })
     }
 
     /// The best concept for `name` in `domain`: an exact key match, else a word-order match.
@@ -477,6 +537,15 @@ C\tROR-NAME:XX:national-cancer-institute\tROR\tORGANIZATION\tNational Cancer Ins
             "Calidi Biotherapeutics, Inc."
         );
         assert_eq!(lex.ticker("ZZZZ"), None);
+        let sub = lex.lookup_subset(d, "myelogenous leukaemia").unwrap();
+        assert_eq!(lex.concept(sub.concept).id, "MONDO:0018874");
+        assert!(sub.score < 0.8, "{}", sub.score);
+        assert_eq!(
+            lex.lookup_subset(d, "leukemia"),
+            None,
+            "one word is too little"
+        );
+        assert_eq!(lex.lookup_subset(d, "chronic myelogenous leukemia"), None);
         assert_eq!(lex.with_xref("MESH:D015470").count(), 1);
     }
 

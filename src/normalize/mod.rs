@@ -264,15 +264,16 @@ impl<'a> Normalizer<'a> {
         if let Some(a) = abbrevs.get(trimmed) {
             let link = self
                 .lookup_variants(domain, &a.long)
+                .or_else(|| self.lex.lookup_subset(domain, &strip_parentheses(&a.long)))
                 .or_else(|| {
                     (domain == Domain::Disease)
                         .then(|| self.head_backoff(domain, &a.long))
                         .flatten()
                 })
                 .map(|l| Link {
-                concept: l.concept,
-                score: l.score * ABBREVIATION_FACTOR,
-            });
+                    concept: l.concept,
+                    score: l.score * ABBREVIATION_FACTOR,
+                });
             return (link, Some(a.long.clone()));
         }
         if let Some(l) = self.lookup_variants(domain, trimmed) {
@@ -290,6 +291,9 @@ impl<'a> Normalizer<'a> {
         }
         // "unilateral retinoblastoma" → "retinoblastoma", "X-linked dilated cardiomyopathy" →
         // "dilated cardiomyopathy": drop leading words while nothing matches, at a lower score.
+        if let Some(l) = self.lex.lookup_subset(domain, &strip_parentheses(trimmed)) {
+            return (Some(l), None);
+        }
         if domain == Domain::Disease {
             if let Some(l) = self.head_backoff(domain, trimmed) {
                 return (Some(l), None);
@@ -503,7 +507,12 @@ mod tests {
         let lex = fixture();
         let n = Normalizer::new(&lex);
         let none = AbbreviationMap::default();
-        let l = n.mention(EntityLabel::Disease, "bilateral familial retinoblastoma", "", &none);
+        let l = n.mention(
+            EntityLabel::Disease,
+            "bilateral familial retinoblastoma",
+            "",
+            &none,
+        );
         let link = l.link.expect("found by dropping leading words");
         assert_eq!(lex.concept(link.concept).id, "MONDO:0008380");
         assert!(link.score <= 0.7 + 1e-6, "low confidence: {}", link.score);
