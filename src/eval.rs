@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use crate::corpus::CorpusSpec;
 use crate::ner::NerEngine;
-use crate::types::{CharIndex, DocSource, Document, EntityLabel, Span};
+use crate::normalize::Normalizer;
+use crate::types::{CharIndex, DocSource, Document, EntityLabel, Mention, Span};
 
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq)]
 pub struct Prf {
@@ -85,11 +86,14 @@ pub fn score(
     (per_label, Prf::from_counts(tp_all, fp_all, fn_all))
 }
 
+/// `normalizer`: score the labels `extract` would write after normalization (None: the
+/// model's own labels).
 pub fn evaluate(
     engine: &NerEngine,
     spec: &CorpusSpec,
     data_dir: &Path,
     split: &str,
+    normalizer: Option<&Normalizer>,
 ) -> Result<EvalReport> {
     let started = std::time::Instant::now();
     let sentences = spec.load(data_dir, split)?;
@@ -122,9 +126,20 @@ pub fn evaluate(
                     gold.insert((i, chars.span(*span), *l));
                 }
             }
-            for (_, m) in ann.mentions {
-                if labels.contains(&m.label) {
-                    pred.insert((i, m.span, m.label));
+            let mentions: Vec<Mention> = ann.mentions.into_iter().map(|(_, m)| m).collect();
+            // With a normalizer, labels are the normalized ones (COMPANY/ORGANIZATION
+            // evidence, short forms), as `extract` writes them.
+            let final_labels: Vec<EntityLabel> = match normalizer {
+                Some(n) => n
+                    .document(&s.text, &mentions)
+                    .into_iter()
+                    .map(|l| l.label)
+                    .collect(),
+                None => mentions.iter().map(|m| m.label).collect(),
+            };
+            for (m, l) in mentions.iter().zip(final_labels) {
+                if labels.contains(&l) {
+                    pred.insert((i, m.span, l));
                 }
             }
         }

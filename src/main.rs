@@ -105,6 +105,10 @@ enum Command {
         threads: usize,
         #[arg(long, default_value_t = 4096)]
         batch_tokens: usize,
+        /// Score the labels after normalization (company/organization evidence, short forms),
+        /// as `extract` writes them.
+        #[arg(long)]
+        normalize: bool,
     },
     /// Score disease linking on the gold mentions of ncbi-disease or bc5cdr (JSON).
     EvalLink {
@@ -223,6 +227,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             data,
             threads,
             batch_tokens,
+            normalize,
         } => {
             tch::set_num_threads(threads as i32);
             let model = model.unwrap_or_else(default_model_dir);
@@ -233,6 +238,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 spec,
                 &data.unwrap_or_else(default_data_dir),
                 &split,
+                normalize
+                    .then(|| {
+                        biotable::normalize::Normalizer::new(
+                            biotable::normalize::lexicon::Lexicon::bundled(),
+                        )
+                    })
+                    .as_ref(),
             )?;
             say(&serde_json::to_string_pretty(&report)?)?;
         }
