@@ -1,4 +1,4 @@
-"""Write a load-test JSONL corpus of short documents (about 20 words: one or two sentences
+"""Write a load-test JSONL corpus of short documents (20 words: the start of one or two sentences
 of the public abstracts in ../shared/data) to stdout, deterministic.
 
 Usage: python3 scripts/load_corpus.py DATA_DIR DOCS"""
@@ -18,8 +18,8 @@ for path in sorted(glob.glob(os.path.join(data, "jnlpba/standoff/*/*.txt"))):
 i = k = 0
 while i < n:
     words = []
-    while len(words) < 15:
+    while len(words) < 20:
         words += sentences[k % len(sentences)].split()
         k += 1
-    print(json.dumps({"id": f"load-{i}", "text": " ".join(words[:40])}))
+    print(json.dumps({"id": f"load-{i}", "text": " ".join(words[:20])}))
     i += 1

@@ -260,46 +260,43 @@ impl<'a> Normalizer<'a> {
         abbrevs: &AbbreviationMap,
     ) -> (Option<Link>, Option<String>) {
         let trimmed = text.trim();
+        let through_abbreviation = |l: Link| Link {
+            concept: l.concept,
+            score: l.score * ABBREVIATION_FACTOR,
+        };
         // A defined short form is its long form ("AML" → "acute myeloid leukemia").
         if let Some(a) = abbrevs.get(trimmed) {
             let link = self
                 .lookup_variants(domain, &a.long)
-                .or_else(|| self.lex.lookup_subset(domain, &strip_parentheses(&a.long)))
-                .or_else(|| {
-                    (domain == Domain::Disease)
-                        .then(|| self.head_backoff(domain, &a.long))
-                        .flatten()
-                })
-                .map(|l| Link {
-                    concept: l.concept,
-                    score: l.score * ABBREVIATION_FACTOR,
-                });
+                .or_else(|| self.last_resorts(domain, &a.long))
+                .map(through_abbreviation);
             return (link, Some(a.long.clone()));
         }
-        if let Some(l) = self.lookup_variants(domain, trimmed) {
-            return (Some(l), None);
-        }
-        // "NK cells" → "natural killer cells".
-        if let Some(expanded) = abbrevs.expand(trimmed) {
-            if let Some(l) = self.lookup_variants(domain, &expanded) {
-                let l = Link {
-                    concept: l.concept,
-                    score: l.score * ABBREVIATION_FACTOR,
-                };
-                return (Some(l), None);
-            }
-        }
-        // "unilateral retinoblastoma" → "retinoblastoma", "X-linked dilated cardiomyopathy" →
-        // "dilated cardiomyopathy": drop leading words while nothing matches, at a lower score.
-        if let Some(l) = self.lex.lookup_subset(domain, &strip_parentheses(trimmed)) {
-            return (Some(l), None);
-        }
-        if domain == Domain::Disease {
-            if let Some(l) = self.head_backoff(domain, trimmed) {
-                return (Some(l), None);
-            }
-        }
-        (None, None)
+        let link = self
+            .lookup_variants(domain, trimmed)
+            // "NK cells" → "natural killer cells".
+            .or_else(|| {
+                abbrevs
+                    .expand(trimmed)
+                    .and_then(|expanded| self.lookup_variants(domain, &expanded))
+                    .map(through_abbreviation)
+            })
+            .or_else(|| self.last_resorts(domain, trimmed));
+        (link, None)
+    }
+
+    /// When nothing matches as written: a name holding all the words ("congenital chloride
+    /// diarrhea" → "congenital secretory chloride diarrhea 1"), then for diseases the name
+    /// without its leading words ("unilateral retinoblastoma" → "retinoblastoma"); both
+    /// score lower.
+    fn last_resorts(&self, domain: Domain, text: &str) -> Option<Link> {
+        self.lex
+            .lookup_subset(domain, &strip_parentheses(text))
+            .or_else(|| {
+                (domain == Domain::Disease)
+                    .then(|| self.head_backoff(domain, text))
+                    .flatten()
+            })
     }
 
     fn head_backoff(&self, domain: Domain, text: &str) -> Option<Link> {
