@@ -38,6 +38,38 @@ impl From<&Concept> for ConceptInfo {
     }
 }
 
+/// Documents that mention something: counted once each (documents come in increasing
+/// order), the first [`EXAMPLES`] ids kept.
+#[derive(Debug, Serialize, Deserialize)]
+struct DocTally {
+    count: u64,
+    /// Number of the last document seen.
+    last: u64,
+    examples: Vec<String>,
+}
+
+impl Default for DocTally {
+    fn default() -> Self {
+        DocTally {
+            count: 0,
+            last: u64::MAX,
+            examples: Vec::new(),
+        }
+    }
+}
+
+impl DocTally {
+    fn see(&mut self, doc: u64, doc_id: &str) {
+        if self.last != doc {
+            self.count += 1;
+            self.last = doc;
+            if self.examples.len() < EXAMPLES {
+                self.examples.push(doc_id.to_string());
+            }
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct EntityAgg {
     key: EntityKey,
@@ -45,19 +77,14 @@ struct EntityAgg {
     name: String,
     concept: Option<ConceptInfo>,
     mentions: u64,
-    documents: u64,
-    /// Number of the last document that mentioned it (to count documents once each).
-    last_doc: u64,
+    documents: DocTally,
     surface_forms: HashMap<String, u64>,
-    examples: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct PairAgg {
     sentences: u64,
-    documents: u64,
-    last_doc: u64,
-    examples: Vec<String>,
+    documents: DocTally,
 }
 
 /// One row of entities.csv / entities.json.
@@ -131,23 +158,15 @@ impl EntityTable {
                     name: m.name.to_string(),
                     concept: m.concept.map(ConceptInfo::from),
                     mentions: 0,
-                    documents: 0,
-                    last_doc: u64::MAX,
+                    documents: DocTally::default(),
                     surface_forms: HashMap::new(),
-                    examples: Vec::new(),
                 });
                 i
             }
         };
         let e = &mut self.entities[i];
         e.mentions += 1;
-        if e.last_doc != doc {
-            e.documents += 1;
-            e.last_doc = doc;
-            if e.examples.len() < EXAMPLES {
-                e.examples.push(doc_id.to_string());
-            }
-        }
+        e.documents.see(doc, doc_id);
         *e.surface_forms.entry(m.surface.to_string()).or_default() += 1;
         i
     }
@@ -160,18 +179,9 @@ impl EntityTable {
         ids.dedup();
         for (x, &a) in ids.iter().enumerate() {
             for &b in &ids[x + 1..] {
-                let p = self.pairs.entry((a, b)).or_insert_with(|| PairAgg {
-                    last_doc: u64::MAX,
-                    ..Default::default()
-                });
+                let p = self.pairs.entry((a, b)).or_default();
                 p.sentences += 1;
-                if p.last_doc != doc {
-                    p.documents += 1;
-                    p.last_doc = doc;
-                    if p.examples.len() < EXAMPLES {
-                        p.examples.push(doc_id.to_string());
-                    }
-                }
+                p.documents.see(doc, doc_id);
             }
         }
     }
@@ -235,9 +245,9 @@ impl EntityTable {
                     name: e.name.clone(),
                     concept: e.concept.clone(),
                     mention_count: e.mentions,
-                    document_count: e.documents,
+                    document_count: e.documents.count,
                     surface_forms: forms,
-                    example_doc_ids: e.examples.clone(),
+                    example_doc_ids: e.documents.examples.clone(),
                 }
             })
             .collect();
@@ -258,8 +268,8 @@ impl EntityTable {
                 a: a as usize,
                 b: b as usize,
                 sentence_count: p.sentences,
-                document_count: p.documents,
-                example_doc_ids: p.examples.clone(),
+                document_count: p.documents.count,
+                example_doc_ids: p.documents.examples.clone(),
             })
             .collect();
         rows.sort_by(|x, y| {

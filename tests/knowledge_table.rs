@@ -2,6 +2,8 @@
 //! short forms merge into their long forms' entities with ontology ids, listed companies carry
 //! their tickers, co-occurrences and the graph agree with the entity table.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -31,18 +33,7 @@ fn sample_out() -> &'static Path {
 }
 
 fn read_csv(name: &str) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(sample_out().join(name)).unwrap();
-    let headers = r.headers().unwrap().clone();
-    r.records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
+    common::read_csv(&sample_out().join(name))
 }
 
 fn entity_with_concept(rows: &[HashMap<String, String>], id: &str) -> HashMap<String, String> {

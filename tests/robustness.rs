@@ -2,6 +2,8 @@
 //! message), good documents in the same run are still processed, `--strict` stops at the first
 //! bad record, and a run killed with SIGKILL resumes to the same tables as an uninterrupted one.
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
@@ -33,21 +35,6 @@ fn run_lib(inputs: Vec<PathBuf>, out: &Path) -> anyhow::Result<biotable::pipelin
     opts.threads = 2;
     opts.chunk_docs = 4;
     extract(&opts)
-}
-
-fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let headers = r.headers().unwrap().clone();
-    r.records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -120,7 +107,7 @@ fn bad_records_are_reported_and_good_documents_kept() {
     bad_corpus(&root);
     let out = dir.path().join("out");
     let summary = run_lib(vec![root.clone()], &out).unwrap();
-    let docs: Vec<String> = read_csv(&out.join("documents.csv"))
+    let docs: Vec<String> = common::read_csv(&out.join("documents.csv"))
         .into_iter()
         .map(|r| r["doc_id"].clone())
         .collect();
@@ -144,7 +131,7 @@ fn bad_records_are_reported_and_good_documents_kept() {
             .any(|d| d == "empty.txt" || d == "blank.md" || d == "j4"),
         "{docs:?}"
     );
-    let errors = read_csv(&out.join("errors.csv"));
+    let errors = common::read_csv(&out.join("errors.csv"));
     let reason_for = |file: &str, line: &str| -> String {
         errors
             .iter()
@@ -196,7 +183,7 @@ fn bad_records_are_reported_and_good_documents_kept() {
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
-    for m in read_csv(&out.join("mentions.csv")) {
+    for m in common::read_csv(&out.join("mentions.csv")) {
         if let Some(t) = texts.get(&m["doc_id"]) {
             let (s, e): (usize, usize) = (m["start"].parse().unwrap(), m["end"].parse().unwrap());
             let got: String = t.chars().skip(s).take(e - s).collect();
@@ -417,7 +404,7 @@ fn a_killed_run_resumes_to_identical_tables() {
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{name} differs after resume");
     }
-    let docs = read_csv(&killed.join("documents.csv"));
+    let docs = common::read_csv(&killed.join("documents.csv"));
     assert_eq!(docs.len(), 480, "no document missing, none twice");
 
     // Resuming with other arguments is refused.
