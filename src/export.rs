@@ -255,6 +255,14 @@ struct SurfaceForm<'a> {
     count: u64,
 }
 
+/// Flush a CSV writer and the file under it.
+fn close_csv(w: csv::Writer<BufWriter<File>>) -> Result<()> {
+    w.into_inner()
+        .map_err(|e| anyhow::anyhow!("flushing: {e}"))?
+        .flush()?;
+    Ok(())
+}
+
 /// A file written under `NAME.partial` and renamed to `NAME` by [`Pending::commit`].
 struct Pending {
     tmp: PathBuf,
@@ -475,9 +483,7 @@ impl Exporter {
         .into_iter()
         .flatten()
         {
-            w.into_inner()
-                .map_err(|e| anyhow::anyhow!("flushing: {e}"))?
-                .flush()?;
+            close_csv(w)?;
         }
         if let Some(mut w) = self.mentions_jsonl.take() {
             w.flush()?;
@@ -514,9 +520,7 @@ impl Exporter {
                     example_doc_ids: e.example_doc_ids.join("; "),
                 })?;
             }
-            w.into_inner()
-                .map_err(|e| anyhow::anyhow!("flushing: {e}"))?
-                .flush()?;
+            close_csv(w)?;
             let mut w = self.csv_writer("cooccurrences.csv", COOCCURRENCE_COLUMNS)?;
             for p in pairs {
                 let (a, b) = (entity(p.a), entity(p.b));
@@ -532,9 +536,7 @@ impl Exporter {
                     example_doc_ids: p.example_doc_ids.join("; "),
                 })?;
             }
-            w.into_inner()
-                .map_err(|e| anyhow::anyhow!("flushing: {e}"))?
-                .flush()?;
+            close_csv(w)?;
         }
         if self.formats.json {
             let rows: Vec<EntityOut<serde_json::Value, &[String]>> = entities
