@@ -146,7 +146,13 @@ def disease_concepts(data: Path):
     return concepts
 
 
-def corpus_synonyms(data: Path, concepts):
+CORPUS_FILES = {
+    "train": ["ncbi-disease/original/NCBItrainset_corpus.txt", "bc5cdr/original/CDR_TrainingSet.PubTator.txt"],
+    "dev": ["ncbi-disease/original/NCBIdevelopset_corpus.txt", "bc5cdr/original/CDR_DevelopmentSet.PubTator.txt"],
+}
+
+
+def corpus_synonyms(data: Path, concepts, splits):
     """Gold mention strings of the train/dev splits (never test).
 
     1. Crosswalk: when the annotators give a string one MeSH/OMIM id by a clear majority and
@@ -156,12 +162,7 @@ def corpus_synonyms(data: Path, concepts):
        upper-case strings are usually document-local abbreviations: they are kept only when
        two or more documents use them, always with the same id.
     """
-    files = [
-        data / "ncbi-disease/original/NCBItrainset_corpus.txt",
-        data / "ncbi-disease/original/NCBIdevelopset_corpus.txt",
-        data / "bc5cdr/original/CDR_TrainingSet.PubTator.txt",
-        data / "bc5cdr/original/CDR_DevelopmentSet.PubTator.txt",
-    ]
+    files = [data / f for split in splits for f in CORPUS_FILES[split]]
     votes = defaultdict(lambda: defaultdict(set))  # key -> id -> {(file, pmid)}
     texts = {}
     for path in files:
@@ -300,12 +301,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--out", default="data/lexicon/biotable-lexicon.tsv.gz")
+    ap.add_argument("--corpus-splits", default="train,dev",
+                    help="gold splits whose mentions become corpus synonyms: 'train,dev' for the shipped "
+                         "lexicon, 'train' for a lexicon to tune linking on the dev splits")
     args = ap.parse_args()
+    splits = [s for s in args.corpus_splits.split(",") if s]
+    if any(s not in CORPUS_FILES for s in splits):
+        sys.exit(f"build-lexicon: --corpus-splits takes train and/or dev, not {args.corpus_splits}")
     data = Path(args.data)
     if not (data / "mondo").is_dir():
         sys.exit(f"build-lexicon: {data} has no mondo/ folder (pass --data)")
     diseases = disease_concepts(data)
-    corpus = corpus_synonyms(data, diseases)
+    corpus = corpus_synonyms(data, diseases, splits)
     cells = cell_concepts(data)
     sec = sec_concepts(data)
     ror = ror_concepts(data)

@@ -246,8 +246,16 @@ pub struct LinkReport {
     pub top_errors: Vec<(String, usize)>,
 }
 
-/// Score disease linking on the gold mentions of a PubTator split.
-pub fn linking(lex: &Lexicon, data: &Path, corpus: &str, split: &str) -> Result<LinkReport> {
+/// Link every gold disease mention of `corpus`/`split` on its own (with the document's
+/// abbreviations) and score the concept against the gold ids; `max_errors` most frequent wrong
+/// or missing links are listed.
+pub fn linking(
+    lex: &Lexicon,
+    data: &Path,
+    corpus: &str,
+    split: &str,
+    max_errors: usize,
+) -> Result<LinkReport> {
     let docs = read_pubtator(&pubtator_file(data, corpus, split)?)?;
     let all_xrefs: HashSet<&str> = (0..lex.len() as u32)
         .flat_map(|i| lex.concept(i).xrefs.iter().map(String::as_str))
@@ -301,7 +309,7 @@ pub fn linking(lex: &Lexicon, data: &Path, corpus: &str, split: &str) -> Result<
     r.precision_of_reachable = ratio(r.correct, linked_reachable);
     let mut errors: Vec<(String, usize)> = errors.into_iter().collect();
     errors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    errors.truncate(25);
+    errors.truncate(max_errors);
     r.top_errors = errors;
     Ok(r)
 }

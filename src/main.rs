@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use biotable::corpus::{default_data_dir, CorpusSpec};
@@ -119,6 +119,13 @@ enum Command {
         /// Corpora folder (default: $BIOTABLE_DATA or ../shared/data).
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Link against this lexicon (.tsv.gz from scripts/build-lexicon.py) instead of the
+        /// bundled one, e.g. one built with `--corpus-splits train` to tune on the dev splits.
+        #[arg(long)]
+        lexicon: Option<PathBuf>,
+        /// How many of the most frequent errors to list.
+        #[arg(long, default_value_t = 25)]
+        errors: usize,
     },
     /// Score the abbreviation detector on a gold file (JSON).
     EvalAbbrev {
@@ -252,12 +259,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             corpus,
             split,
             data,
+            lexicon,
+            errors,
         } => {
+            use biotable::normalize::lexicon::Lexicon;
+            let own;
+            let lex = match lexicon {
+                Some(path) => {
+                    let file = std::fs::File::open(&path)
+                        .with_context(|| format!("cannot open lexicon {}", path.display()))?;
+                    own = Lexicon::from_gz(file)
+                        .with_context(|| format!("bad lexicon {}", path.display()))?;
+                    &own
+                }
+                None => Lexicon::bundled(),
+            };
             let report = biotable::eval_normalize::linking(
-                biotable::normalize::lexicon::Lexicon::bundled(),
+                lex,
                 &data.unwrap_or_else(default_data_dir),
                 &corpus,
                 &split,
+                errors,
             )?;
             say(&serde_json::to_string_pretty(&report)?)?;
         }

@@ -91,6 +91,26 @@ impl Concept {
         self.ontology.rank() * 4 + country
     }
 
+    /// A disease of animals other than humans: MONDO's non-human branch (ids from
+    /// MONDO:1000000, e.g. "renal nephropathy, dog") or a name that says so ("simian acquired
+    /// immunodeficiency syndrome"). Such a concept never wins over a human one.
+    pub fn is_non_human(&self) -> bool {
+        const ANIMAL_WORDS: &[&str] = &[
+            "simian", "canine", "feline", "bovine", "equine", "porcine", "murine", "avian",
+            "ovine", "caprine", "dog", "cat", "cattle", "horse", "pig", "mouse", "chicken",
+            "sheep", "goat",
+        ];
+        let branch = self
+            .id
+            .strip_prefix("MONDO:")
+            .is_some_and(|n| n.len() == 7 && n.starts_with('1'));
+        branch
+            || self
+                .name
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| ANIMAL_WORDS.contains(&w.to_lowercase().as_str()))
+    }
+
     pub fn attr(&self, key: &str) -> Option<&str> {
         self.attrs
             .iter()
@@ -179,6 +199,10 @@ pub struct Lexicon {
 pub const SUBSET_EXTRA: usize = 2;
 /// Subset matches are uncertain: the name says more than the mention.
 const SUBSET_FACTOR: f32 = 0.8;
+/// Words that turn a name into its opposite; a subset match may not add them.
+const NEGATIONS: &[&str] = &[
+    "non", "not", "no", "without", "absence", "absent", "negative",
+];
 /// Word-order matches are a little less certain than exact ones.
 const BAG_FACTOR: f32 = 0.9;
 /// Several concepts share the best name: the first is chosen, with less confidence.
@@ -255,7 +279,10 @@ impl Lexicon {
                 .chain(index.compact.values_mut())
             {
                 let concepts = &lex.concepts;
-                entries.sort_by_key(|e| (e.kind, concepts[e.concept as usize].rank(), e.concept));
+                entries.sort_by_key(|e| {
+                    let c = &concepts[e.concept as usize];
+                    (c.is_non_human(), e.kind, c.rank(), e.concept)
+                });
                 entries.dedup_by_key(|e| e.concept);
             }
         }
@@ -375,9 +402,12 @@ impl Lexicon {
         let best = rarest
             .iter()
             .map(|&n| &index.names[n as usize])
-            .filter(|(_, ws)| {
+            .filter(|(e, ws)| {
                 ws.len() <= words.len() + SUBSET_EXTRA
                     && words.iter().all(|w| ws.iter().any(|x| &**x == *w))
+                    // "insulin dependent diabetes" is not "non-insulin dependent diabetes".
+                    && !ws.iter().any(|x| NEGATIONS.contains(&&**x) && !words.contains(&&**x))
+                    && !self.concepts[e.concept as usize].is_non_human()
             })
             .min_by_key(|(e, ws)| {
                 (
@@ -450,6 +480,14 @@ C\tMONDO:0004992\tMONDO\tDISEASE\tcancer\tMESH:D009369\t
 S\te\tmalignant neoplasm
 C\tMONDO:0007254\tMONDO\tDISEASE\tbreast cancer\tMESH:D001943\t
 C\tMONDO:0008380\tMONDO\tDISEASE\tretinoblastoma\tMESH:D012175\t
+C\tMONDO:0008170\tMONDO\tDISEASE\tovarian cancer\tMESH:D010051\t
+C\tMONDO:1010100\tMONDO\tDISEASE\tmyxedema coma\t\t
+C\tMONDO:0005147\tMONDO\tDISEASE\ttype 1 diabetes mellitus\tMESH:D003922\t
+S\te\tinsulin dependent diabetes
+C\tMONDO:0000002\tMONDO\tDISEASE\tmyxedematous coma\tMESH:D009230\t
+S\te\tmyxedema coma
+C\tMONDO:0005148\tMONDO\tDISEASE\ttype 2 diabetes mellitus\tMESH:D003924\t
+S\te\tnon-insulin dependent diabetes mellitus
 C\tDOID:0000001\tDOID\tDISEASE\tfixture only disease\tMESH:D000001\t
 C\tCL:0000623\tCL\tCELL_TYPE\tnatural killer cell\t\t
 S\te\tNK cell

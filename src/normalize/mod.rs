@@ -111,6 +111,8 @@ const CELL_MODIFIERS: &[&str] = &[
 
 /// A link found only after dropping modifiers is less certain.
 const MODIFIER_FACTOR: f32 = 0.8;
+/// A disease linked through one conjunct of a coordination ("breast and ovarian cancer").
+const COORDINATION_FACTOR: f32 = 0.8;
 /// A disease found only after dropping leading words ("unilateral retinoblastoma").
 const BACKOFF_FACTOR: f32 = 0.7;
 /// Heads too generic to stand for the whole name (term keys).
@@ -290,19 +292,42 @@ impl<'a> Normalizer<'a> {
     /// without its leading words ("unilateral retinoblastoma" → "retinoblastoma"); both
     /// score lower.
     fn last_resorts(&self, domain: Domain, text: &str) -> Option<Link> {
-        self.lex
-            .lookup_subset(domain, &strip_parentheses(text))
+        // A coordination names several entities ("breast and ovarian cancer"): link the
+        // first one written out in full ("breast cancer"), else the last ("ovarian cancer").
+        // Backing off may drop shared leading words, never the conjunct's own modifier.
+        let coordinated = || {
+            let (parts, head_words) = conjuncts(&strip_parentheses(text))?;
+            parts
+                .iter()
+                .find_map(|p| self.lookup_variants(domain, p))
+                .or_else(|| {
+                    (domain == Domain::Disease)
+                        .then(|| {
+                            parts
+                                .iter()
+                                .find_map(|p| self.head_backoff(domain, p, head_words + 1))
+                        })
+                        .flatten()
+                })
+                .map(|l| Link {
+                    concept: l.concept,
+                    score: l.score * COORDINATION_FACTOR,
+                })
+        };
+        coordinated()
+            .or_else(|| self.lex.lookup_subset(domain, &strip_parentheses(text)))
             .or_else(|| {
                 (domain == Domain::Disease)
-                    .then(|| self.head_backoff(domain, text))
+                    .then(|| self.head_backoff(domain, text, 1))
                     .flatten()
             })
     }
 
-    fn head_backoff(&self, domain: Domain, text: &str) -> Option<Link> {
+    /// The name without its leading words, keeping at least `min_words`.
+    fn head_backoff(&self, domain: Domain, text: &str, min_words: usize) -> Option<Link> {
         let clean = strip_parentheses(text);
         let words: Vec<&str> = clean.split_whitespace().collect();
-        (1..words.len()).find_map(|k| {
+        (1..(words.len() + 1).saturating_sub(min_words)).find_map(|k| {
             let rest = words[k..].join(" ");
             if words.len() - k == 1 && GENERIC_HEADS.contains(&term_key(&rest).as_str()) {
                 return None;
@@ -341,6 +366,38 @@ impl<'a> Normalizer<'a> {
         }
         None
     }
+}
+
+/// The first and last entity of a coordination whose conjuncts share a head noun, and the
+/// number of words of that head:
+/// "breast and ovarian cancer" → ["breast cancer", "ovarian cancer"]; "prostatic, pancreas,
+/// skin, and lung cancer" → ["prostatic cancer", "lung cancer"]. `None` without a coordinating
+/// word, or when the shared head cannot be told (a conjunct of several words before the last).
+fn conjuncts(text: &str) -> Option<([String; 2], usize)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let conj = words
+        .iter()
+        .rposition(|w| matches!(w.to_lowercase().as_str(), "and" | "or" | "and/or"))?;
+    // The last conjunct is "modifier head…": at least two words after the conjunction.
+    if conj == 0 || words.len() - conj < 3 {
+        return None;
+    }
+    let last = words[conj + 1..].join(" ");
+    let head = words[conj + 2..].join(" ");
+    // Leading words common to all conjuncts stay ("sporadic breast and ovarian cancers").
+    let first_word = words[..conj]
+        .iter()
+        .rposition(|w| w.ends_with(','))
+        .map_or(conj - 1, |_| {
+            // "prostatic, pancreas, skin, and lung": the first listed item.
+            words[..conj]
+                .iter()
+                .position(|w| w.ends_with(','))
+                .unwrap_or(conj - 1)
+        });
+    let lead = words[..=first_word].join(" ");
+    let first = format!("{} {head}", lead.trim_end_matches(','));
+    Some(([first, last], words.len() - conj - 2))
 }
 
 fn strip_parentheses(text: &str) -> String {
@@ -516,6 +573,85 @@ mod tests {
         // A generic head alone is not a link.
         let l = n.mention(EntityLabel::Disease, "frobnitz disease", "", &none);
         assert_eq!(l.link, None);
+    }
+
+    #[test]
+    fn coordinations_link_one_conjunct() {
+        let parts = |text: &str| conjuncts(text).map(|(p, _)| p);
+        assert_eq!(
+            parts("breast and ovarian cancer"),
+            Some(["breast cancer".to_string(), "ovarian cancer".to_string()])
+        );
+        assert_eq!(
+            parts("prostatic, pancreas, skin, and lung cancer"),
+            Some(["prostatic cancer".to_string(), "lung cancer".to_string()])
+        );
+        assert_eq!(
+            conjuncts("sporadic breast or ovarian cell tumours"),
+            Some((
+                [
+                    "sporadic breast cell tumours".to_string(),
+                    "ovarian cell tumours".to_string()
+                ],
+                2
+            ))
+        );
+        assert_eq!(conjuncts("deficiency of C6 and C7"), None, "no shared head");
+        assert_eq!(conjuncts("acute myeloid leukemia"), None);
+
+        let lex = fixture();
+        let n = Normalizer::new(&lex);
+        let none = AbbreviationMap::default();
+        let id = |text: &str| {
+            let l = n.mention(EntityLabel::Disease, text, "", &none);
+            l.link.map(|l| (lex.concept(l.concept).id.clone(), l.score))
+        };
+        let (first, score) = id("breast and ovarian cancers").expect("linked");
+        assert_eq!(first, "MONDO:0007254");
+        assert!(score < 1.0, "less certain than an exact match: {score}");
+        // A conjunct found as written beats one found by dropping words...
+        assert_eq!(
+            id("familial breast or ovarian cancer").map(|l| l.0),
+            Some("MONDO:0008170".to_string())
+        );
+        // ...and shared leading words are dropped like any others.
+        assert_eq!(
+            id("familial breast or frobnitz cancer").map(|l| l.0),
+            Some("MONDO:0007254".to_string())
+        );
+        // Only the last conjunct is known; "frobnitz cancer" does not back off to "cancer".
+        assert_eq!(
+            id("frobnitz and ovarian cancer").map(|l| l.0),
+            Some("MONDO:0008170".to_string())
+        );
+        assert_eq!(
+            id("frobnitz and zork cancer").map(|l| l.0),
+            Some("MONDO:0004992".to_string()),
+            "the whole mention still backs off to its head"
+        );
+    }
+
+    #[test]
+    fn subset_matches_never_add_a_negation_or_an_animal() {
+        let lex = fixture();
+        let n = Normalizer::new(&lex);
+        let none = AbbreviationMap::default();
+        let id = |text: &str| {
+            let l = n.mention(EntityLabel::Disease, text, "", &none);
+            l.link.map(|l| lex.concept(l.concept).id.clone())
+        };
+        // Its words are all in "non-insulin dependent diabetes mellitus" (type 2), but it is
+        // type 1; nothing in the fixture names it, so it stays unlinked rather than wrong.
+        assert_eq!(id("insulin-dependent diabetes mellitus"), None);
+        assert_eq!(
+            id("non insulin-dependent diabetes mellitus").as_deref(),
+            Some("MONDO:0005148")
+        );
+        // A human concept wins over MONDO's non-human branch, whatever the kind of name.
+        assert_eq!(id("myxedema coma").as_deref(), Some("MONDO:0000002"));
+        assert!((0..lex.len() as u32)
+            .map(|i| lex.concept(i))
+            .any(|c| c.id == "MONDO:1010100" && c.is_non_human()));
     }
 
     #[test]
