@@ -12,6 +12,7 @@ pub mod eval;
 pub mod eval_normalize;
 pub mod export;
 pub mod ingest;
+pub mod memory;
 pub mod ner;
 pub mod normalize;
 pub mod pipeline;

@@ -149,6 +149,7 @@ fn default_threads() -> usize {
 }
 
 fn main() -> ExitCode {
+    biotable::memory::tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

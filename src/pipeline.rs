@@ -347,6 +347,7 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
             })?;
         }
         progress.inc(chunk.len() as u64);
+        crate::memory::release_free_memory();
         if last_checkpoint.elapsed() >= opts.checkpoint_every {
             let mut ids: Vec<u64> = seen_ids.iter().copied().collect();
             ids.sort_unstable();
