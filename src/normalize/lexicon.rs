@@ -108,7 +108,7 @@ impl Concept {
             || self
                 .name
                 .split(|c: char| !c.is_alphanumeric())
-                .any(|w| ANIMAL_WORDS.contains(&w.to_lowercase().as_str()))
+                .any(|w| ANIMAL_WORDS.iter().any(|a| w.eq_ignore_ascii_case(a)))
     }
 
     pub fn attr(&self, key: &str) -> Option<&str> {

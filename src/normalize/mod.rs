@@ -385,16 +385,11 @@ fn conjuncts(text: &str) -> Option<([String; 2], usize)> {
     let last = words[conj + 1..].join(" ");
     let head = words[conj + 2..].join(" ");
     // Leading words common to all conjuncts stay ("sporadic breast and ovarian cancers").
+    // In a list ("prostatic, pancreas, skin, and lung") the first item ends at the first comma.
     let first_word = words[..conj]
         .iter()
-        .rposition(|w| w.ends_with(','))
-        .map_or(conj - 1, |_| {
-            // "prostatic, pancreas, skin, and lung": the first listed item.
-            words[..conj]
-                .iter()
-                .position(|w| w.ends_with(','))
-                .unwrap_or(conj - 1)
-        });
+        .position(|w| w.ends_with(','))
+        .unwrap_or(conj - 1);
     let lead = words[..=first_word].join(" ");
     let first = format!("{} {head}", lead.trim_end_matches(','));
     Some(([first, last], words.len() - conj - 2))
