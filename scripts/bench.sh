@@ -10,12 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DOCS="${1:-1000}"; RUNS="${2:-3}"; THREADS="${3:-2}"; MODEL="${4:-models/biotable-ner}"
-DATA="${BIOTABLE_DATA:-../shared/data}"
-[ -d "$DATA" ] || { echo "bench: no corpus folder $DATA (set BIOTABLE_DATA)" >&2; exit 2; }
-eval "$(scripts/setup-libtorch.sh)"
-# $BIOTABLE_BIN: time an already built binary (e.g. a copy, while the tree is being edited).
-BIN="${BIOTABLE_BIN:-target/release/biotable}"
-[ -n "${BIOTABLE_BIN:-}" ] || cargo build --release --quiet
+source scripts/bench-common.sh
 work=target/bench; mkdir -p "$work"
 corpus="$work/abstracts-$DOCS.jsonl"
 python3 scripts/bench_corpus.py "$DATA" "$DOCS" > "$corpus"

@@ -174,34 +174,34 @@ pub struct DocumentRow<'a> {
     pub mentions: usize,
 }
 
-/// A row of the entity tables; `F` is how lists are written: one `a; b` cell in
-/// entities.csv, JSON lists in entities.json.
+/// A row of the entity tables; `L`, `A` and `F` are how lists, attributes and surface forms
+/// are written: one `a; b` cell each in entities.csv, JSON lists and objects in entities.json.
 #[derive(Serialize)]
-struct EntityOut<'a, F: Serialize, L: Serialize> {
+struct EntityOut<'a, L: Serialize, A: Serialize, F: Serialize> {
     entity_id: &'a str,
     label: EntityLabel,
     name: &'a str,
     concept_id: Option<&'a str>,
     ontology: Option<Ontology>,
     xrefs: L,
-    attributes: F,
+    attributes: A,
     mention_count: u64,
     document_count: u64,
     surface_forms: F,
     example_doc_ids: L,
 }
 
-fn concept_of(e: &EntityRow) -> (Option<&str>, Option<Ontology>) {
-    let c: Option<&ConceptInfo> = e.concept.as_ref();
+fn concept_of<'a>(e: &EntityRow<'a>) -> (Option<&'a str>, Option<Ontology>) {
+    let c: Option<&ConceptInfo> = e.concept;
     (c.map(|c| c.concept_id.as_str()), c.map(|c| c.ontology))
 }
 
-fn xrefs_of(e: &EntityRow) -> &[String] {
-    e.concept.as_ref().map_or(&[], |c| c.xrefs.as_slice())
+fn xrefs_of<'a>(e: &EntityRow<'a>) -> &'a [String] {
+    e.concept.map_or(&[], |c| c.xrefs.as_slice())
 }
 
-fn attributes_of(e: &EntityRow) -> &[(String, String)] {
-    e.concept.as_ref().map_or(&[], |c| c.attributes.as_slice())
+fn attributes_of<'a>(e: &EntityRow<'a>) -> &'a [(String, String)] {
+    e.concept.map_or(&[], |c| c.attributes.as_slice())
 }
 
 /// One row of cooccurrences.csv.
@@ -221,12 +221,77 @@ struct PairOut<'a> {
 /// knowledge.json: networkx node-link data, read as is by `networkx.node_link_graph(data)`
 /// (networkx ≥ 3.4; older versions: `node_link_graph(data, link="edges")`).
 #[derive(Serialize)]
-struct Knowledge<'a> {
+struct Knowledge<N: Serialize, E: Serialize> {
     directed: bool,
     multigraph: bool,
     graph: serde_json::Value,
-    nodes: Vec<Node<'a>>,
-    edges: Vec<Edge<'a>>,
+    nodes: N,
+    edges: E,
+}
+
+/// A slice written as a JSON list of `f(item)`, one item at a time.
+struct SeqOf<'s, T, F>(&'s [T], F);
+
+impl<'s, T, O: Serialize, F: Fn(&'s T) -> O> Serialize for SeqOf<'s, T, F> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(&self.1))
+    }
+}
+
+/// Surface forms written as a JSON list of `{text, count}`.
+struct SurfaceForms<'a>(&'a [(&'a str, u64)]);
+
+impl Serialize for SurfaceForms<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.0
+                .iter()
+                .map(|&(text, count)| SurfaceForm { text, count }),
+        )
+    }
+}
+
+/// An entities.json row.
+fn entity_json<'r>(
+    e: &'r EntityRow<'_>,
+) -> EntityOut<'r, &'r [String], AttributeMap<'r>, SurfaceForms<'r>> {
+    let (concept_id, ontology) = concept_of(e);
+    EntityOut {
+        entity_id: &e.entity_id,
+        label: e.label,
+        name: e.name,
+        concept_id,
+        ontology,
+        xrefs: xrefs_of(e),
+        attributes: AttributeMap(attributes_of(e)),
+        mention_count: e.mention_count,
+        document_count: e.document_count,
+        surface_forms: SurfaceForms(&e.surface_forms),
+        example_doc_ids: e.example_doc_ids,
+    }
+}
+
+/// A knowledge.json node.
+fn node<'r>(e: &'r EntityRow<'_>) -> Node<'r> {
+    let (concept_id, ontology) = concept_of(e);
+    Node {
+        id: &e.entity_id,
+        label: e.label,
+        name: e.name,
+        concept_id,
+        ontology,
+        mention_count: e.mention_count,
+        document_count: e.document_count,
+    }
+}
+
+/// Key-value attributes written as a JSON object.
+struct AttributeMap<'a>(&'a [(String, String)]);
+
+impl Serialize for AttributeMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
 }
 
 #[derive(Serialize)]
@@ -469,12 +534,14 @@ impl Exporter {
 
     /// Write the entity tables, co-occurrences, the graph and the manifest, flush everything,
     /// and rename the files into place (the manifest last).
+    /// Close the streams, write the aggregated tables, then the manifest (made by `manifest`
+    /// once everything else is written, and returned), and rename every file into place.
     pub fn finish<M: Serialize>(
         mut self,
         entities: &[EntityRow],
         pairs: &[PairRow],
-        manifest: &M,
-    ) -> Result<Vec<PathBuf>> {
+        manifest: impl FnOnce() -> M,
+    ) -> Result<(Vec<PathBuf>, M)> {
         for w in [
             self.mentions_csv.take(),
             self.documents_csv.take(),
@@ -509,7 +576,7 @@ impl Exporter {
                 w.serialize(EntityOut {
                     entity_id: &e.entity_id,
                     label: e.label,
-                    name: &e.name,
+                    name: e.name,
                     concept_id,
                     ontology,
                     xrefs: xrefs_of(e).join("; "),
@@ -527,10 +594,10 @@ impl Exporter {
                 w.serialize(PairOut {
                     entity_a: &a.entity_id,
                     label_a: a.label,
-                    name_a: &a.name,
+                    name_a: a.name,
                     entity_b: &b.entity_id,
                     label_b: b.label,
-                    name_b: &b.name,
+                    name_b: b.name,
                     sentence_count: p.sentence_count,
                     document_count: p.document_count,
                     example_doc_ids: p.example_doc_ids.join("; "),
@@ -539,75 +606,33 @@ impl Exporter {
             close_csv(w)?;
         }
         if self.formats.json {
-            let rows: Vec<EntityOut<serde_json::Value, &[String]>> = entities
-                .iter()
-                .map(|e| {
-                    let (concept_id, ontology) = concept_of(e);
-                    let forms: Vec<SurfaceForm> = e
-                        .surface_forms
-                        .iter()
-                        .map(|(s, n)| SurfaceForm { text: s, count: *n })
-                        .collect();
-                    let attrs: serde_json::Map<String, serde_json::Value> = attributes_of(e)
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone().into()))
-                        .collect();
-                    Ok(EntityOut {
-                        entity_id: &e.entity_id,
-                        label: e.label,
-                        name: &e.name,
-                        concept_id,
-                        ontology,
-                        xrefs: xrefs_of(e),
-                        attributes: serde_json::Value::Object(attrs),
-                        mention_count: e.mention_count,
-                        document_count: e.document_count,
-                        surface_forms: serde_json::to_value(forms)?,
-                        example_doc_ids: e.example_doc_ids.as_slice(),
-                    })
-                })
-                .collect::<Result<_>>()?;
+            // Written element by element: no copy of the tables is built in memory.
+            let rows = SeqOf(entities, entity_json);
             self.write_json("entities.json", &rows)?;
             let graph = Knowledge {
                 directed: false,
                 multigraph: false,
                 graph: serde_json::json!({"name": "biotable knowledge graph",
                     "edge_meaning": "entities mentioned in the same sentence"}),
-                nodes: entities
-                    .iter()
-                    .map(|e| {
-                        let (concept_id, ontology) = concept_of(e);
-                        Node {
-                            id: &e.entity_id,
-                            label: e.label,
-                            name: &e.name,
-                            concept_id,
-                            ontology,
-                            mention_count: e.mention_count,
-                            document_count: e.document_count,
-                        }
-                    })
-                    .collect(),
-                edges: pairs
-                    .iter()
-                    .map(|p| Edge {
-                        source: &entity(p.a).entity_id,
-                        target: &entity(p.b).entity_id,
-                        weight: p.sentence_count,
-                        sentence_count: p.sentence_count,
-                        document_count: p.document_count,
-                    })
-                    .collect(),
+                nodes: SeqOf(entities, node),
+                edges: SeqOf(pairs, |p: &PairRow| Edge {
+                    source: &entity(p.a).entity_id,
+                    target: &entity(p.b).entity_id,
+                    weight: p.sentence_count,
+                    sentence_count: p.sentence_count,
+                    document_count: p.document_count,
+                }),
             };
             self.write_json("knowledge.json", &graph)?;
         }
-        self.write_json("manifest.json", manifest)?;
+        let manifest = manifest();
+        self.write_json("manifest.json", &manifest)?;
         let mut written = Vec::new();
         for p in &self.pending {
             p.commit()?;
             written.push(p.path.clone());
         }
-        Ok(written)
+        Ok((written, manifest))
     }
 
     fn write_json<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<()> {
@@ -655,8 +680,10 @@ mod tests {
         .unwrap();
         assert!(!dir.path().join("errors.csv").exists());
         assert!(dir.path().join("errors.csv.partial").exists());
-        ex.finish(&[], &[], &serde_json::json!({"ok": true}))
+        let (_, m) = ex
+            .finish(&[], &[], || serde_json::json!({"ok": true}))
             .unwrap();
+        assert_eq!(m["ok"], true);
         assert_eq!(
             fs::read_to_string(dir.path().join("errors.csv")).unwrap(),
             "file,line,reason\na.jsonl,3,bad\n"

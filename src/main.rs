@@ -239,7 +239,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             tch::set_num_threads(threads as i32);
             let model = model.unwrap_or_else(default_model_dir);
-            let engine = NerEngine::load(&ModelDir(model), NerOptions { batch_tokens })?;
+            let engine = NerEngine::load(
+                &ModelDir(model),
+                NerOptions {
+                    batch_tokens,
+                    ..NerOptions::default()
+                },
+            )?;
             let spec = CorpusSpec::find(&corpus)?;
             let report = biotable::eval::evaluate(
                 &engine,

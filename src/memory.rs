@@ -51,8 +51,56 @@ pub fn release_free_memory() {
     }
 }
 
+/// The process's resident set, now and at its peak so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resident {
+    pub current_bytes: u64,
+    pub peak_bytes: u64,
+}
+
+/// Read the resident set from `/proc/self/status` (Linux; `None` elsewhere or if unreadable).
+pub fn resident() -> Option<Resident> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_status(&status)
+}
+
+fn parse_status(status: &str) -> Option<Resident> {
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line[name.len()..]
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib * 1024)
+    };
+    Some(Resident {
+        current_bytes: field("VmRSS:")?,
+        peak_bytes: field("VmHWM:")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_the_resident_set_from_proc_status() {
+        let status = "Name:\tbiotable\nVmPeak:\t  900 kB\nVmHWM:\t   2048 kB\nVmRSS:\t   1024 kB\n";
+        assert_eq!(
+            super::parse_status(status),
+            Some(super::Resident {
+                current_bytes: 1 << 20,
+                peak_bytes: 2 << 20
+            })
+        );
+        assert_eq!(super::parse_status("VmRSS: lots\n"), None);
+        #[cfg(target_os = "linux")]
+        {
+            let r = super::resident().expect("/proc/self/status is readable on Linux");
+            assert!(r.current_bytes > 0 && r.peak_bytes >= r.current_bytes);
+        }
+    }
+
     #[test]
     fn tuning_and_trimming_leave_allocation_working() {
         super::tune_allocator();

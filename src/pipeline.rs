@@ -20,7 +20,7 @@ use crate::ner::model::ModelDir;
 use crate::ner::{NerEngine, NerOptions};
 use crate::normalize::lexicon::Lexicon;
 use crate::normalize::{Linked, Normalizer};
-use crate::table::{entity_id, EntityTable, MentionEntity, TableSnapshot};
+use crate::table::{entity_id, EntityTable, MentionEntity};
 use crate::types::{Document, EntityLabel};
 
 /// Everything `biotable extract` takes.
@@ -51,16 +51,17 @@ pub struct ExtractOptions {
 /// The checkpoint file in the output folder, present only while a run is unfinished.
 pub const CHECKPOINT: &str = "checkpoint.json";
 
-/// What `--resume` needs to go on exactly where a run stopped.
+/// What `--resume` needs to go on exactly where a run stopped. `T` is the table: borrowed
+/// when writing (no copy of it is made), owned when reading.
 #[derive(Serialize, Deserialize)]
-struct Checkpoint {
+struct Checkpoint<T> {
     /// The arguments that shape the output; a resume must use the same.
     fingerprint: String,
     /// Documents taken from the input stream (processed, empty or renamed).
     consumed: u64,
     counts: Counts,
     streams: StreamLengths,
-    table: TableSnapshot,
+    table: T,
     /// Hashes of the document ids seen (to rename duplicates).
     seen_ids: Vec<u64>,
 }
@@ -130,6 +131,23 @@ pub struct ModelInfo {
     pub description: String,
 }
 
+/// Memory use, for sizing machines. Resident-set figures are read from `/proc` (Linux) and
+/// absent elsewhere.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryReport {
+    /// Peak resident set while the documents streamed (model, one chunk, the tables).
+    pub streaming_peak_rss_mib: Option<f64>,
+    /// Peak resident set of the whole run, the export of the tables included.
+    pub peak_rss_mib: Option<f64>,
+    /// Estimated heap held by the aggregated entity and co-occurrence tables at the end.
+    pub table_mib: f64,
+}
+
+/// Bytes in MiB (2^20 bytes, the unit of `/usr/bin/time -v`'s kbytes / 1024), one decimal.
+fn mebibytes(bytes: u64) -> f64 {
+    (bytes as f64 / (1u64 << 20) as f64 * 10.0).round() / 10.0
+}
+
 /// manifest.json
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
@@ -144,6 +162,7 @@ pub struct Manifest {
     pub throughput: Throughput,
     pub threads: usize,
     pub batch_tokens: usize,
+    pub memory: MemoryReport,
 }
 
 /// What a finished run reports.
@@ -168,6 +187,7 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
         &ModelDir(opts.model.clone()),
         NerOptions {
             batch_tokens: opts.batch_tokens,
+            ..NerOptions::default()
         },
     )?;
     let normalizer = opts.link.then(|| Normalizer::new(Lexicon::bundled()));
@@ -182,7 +202,7 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
         Some(c) => (
             Exporter::resume(&opts.out, opts.formats, &c.streams)?,
             c.counts,
-            EntityTable::restore(c.table).context("the checkpoint's table is damaged")?,
+            c.table,
             c.seen_ids.into_iter().collect::<HashSet<u64>>(),
             Some(c.consumed),
         ),
@@ -356,7 +376,7 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
                 consumed,
                 counts: counts.clone(),
                 streams: exporter.flush_streams()?,
-                table: table.snapshot(),
+                table: &table,
                 seen_ids: ids,
             };
             write_checkpoint(&checkpoint_path, &c)?;
@@ -365,6 +385,16 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
     }
     progress.finish_and_clear();
 
+    let streaming_peak = crate::memory::resident().map(|r| r.peak_bytes);
+    let table_bytes = table.heap_bytes();
+    tracing::info!(
+        documents = counts.documents,
+        entities = table.len(),
+        pairs = table.pair_count(),
+        table_mib = mebibytes(table_bytes as u64),
+        streaming_peak_rss_mib = streaming_peak.map(mebibytes),
+        "documents done; writing the tables"
+    );
     let rows = table.rows();
     let pairs = table.pair_rows();
     counts.entities = rows.len() as u64;
@@ -402,8 +432,18 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
         elapsed_seconds: elapsed,
         threads: opts.threads,
         batch_tokens: opts.batch_tokens,
+        memory: MemoryReport {
+            streaming_peak_rss_mib: streaming_peak.map(mebibytes),
+            peak_rss_mib: None,
+            table_mib: mebibytes(table_bytes as u64),
+        },
     };
-    let files = exporter.finish(&rows, &pairs, &manifest)?;
+    // The manifest is written last, so its peak covers the export of the tables.
+    let (files, manifest) = exporter.finish(&rows, &pairs, move || {
+        let mut m = manifest;
+        m.memory.peak_rss_mib = crate::memory::resident().map(|r| mebibytes(r.peak_bytes));
+        m
+    })?;
     if checkpoint_path.exists() {
         fs::remove_file(&checkpoint_path)
             .with_context(|| format!("cannot remove {}", checkpoint_path.display()))?;
@@ -416,7 +456,7 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
     })
 }
 
-fn read_checkpoint(path: &Path, fingerprint: &str) -> Result<Option<Checkpoint>> {
+fn read_checkpoint(path: &Path, fingerprint: &str) -> Result<Option<Checkpoint<EntityTable>>> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -428,7 +468,7 @@ fn read_checkpoint(path: &Path, fingerprint: &str) -> Result<Option<Checkpoint>>
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let c: Checkpoint = serde_json::from_slice(&bytes)
+    let c: Checkpoint<EntityTable> = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is damaged (run without --resume)", path.display()))?;
     if c.fingerprint != fingerprint {
         bail!(
@@ -441,10 +481,15 @@ fn read_checkpoint(path: &Path, fingerprint: &str) -> Result<Option<Checkpoint>>
 }
 
 /// Written under a temporary name and renamed: a kill leaves the old or the new checkpoint.
-fn write_checkpoint(path: &Path, c: &Checkpoint) -> Result<()> {
+fn write_checkpoint(path: &Path, c: &Checkpoint<&EntityTable>) -> Result<()> {
     let tmp = path.with_extension("json.tmp");
-    let bytes = serde_json::to_vec(c)?;
-    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let write = || -> Result<()> {
+        let mut w = std::io::BufWriter::new(fs::File::create(&tmp)?);
+        serde_json::to_writer(&mut w, c)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_data()?;
+        Ok(())
+    };
+    write().with_context(|| format!("cannot write {}", tmp.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -10,6 +10,9 @@
 //! - company suffixes ("Inc.", "Ltd.", "Corp.", "Co.") end a sentence only when a capitalised
 //!   word follows, so "Calidi Biotherapeutics Inc. (NYSE American: CLDI)" stays whole.
 //!
+//! - a "sentence" longer than [`MAX_SENTENCE_BYTES`] (text without punctuation or line breaks)
+//!   is cut at whitespace, so memory per sentence stays bounded.
+//!
 //! Offsets are byte offsets into the input; every sentence is trimmed of surrounding whitespace
 //! and is never empty.
 
@@ -54,13 +57,31 @@ pub fn split_sentences(text: &str) -> Vec<Span> {
     out
 }
 
+/// Longest sentence, in bytes (about 1,500 words); longer runs are cut at whitespace.
+pub const MAX_SENTENCE_BYTES: usize = 10_000;
+
 fn push_trimmed(text: &str, start: usize, end: usize, out: &mut Vec<Span>) {
     let piece = &text[start..end];
     let lead = piece.len() - piece.trim_start().len();
     let trail = piece.len() - piece.trim_end().len();
-    if lead + trail < piece.len() {
-        out.push(Span::new(start + lead, end - trail));
+    if lead + trail >= piece.len() {
+        return;
     }
+    let (mut start, end) = (start + lead, end - trail);
+    while end - start > MAX_SENTENCE_BYTES {
+        let mut limit = start + MAX_SENTENCE_BYTES;
+        while !text.is_char_boundary(limit) {
+            limit -= 1;
+        }
+        // Cut at the last whitespace before the limit (mid-word only if there is none). The
+        // run starts with a non-space, so the part before the cut is never empty.
+        let cut = text[start..limit]
+            .rfind(char::is_whitespace)
+            .map_or(limit, |i| start + i);
+        out.push(Span::new(start, start + text[start..cut].trim_end().len()));
+        start = end - text[cut..end].trim_start().len();
+    }
+    out.push(Span::new(start, end));
 }
 
 /// A newline at byte `i`: the sentence ends here unless the next line continues it.
@@ -204,6 +225,29 @@ mod tests {
                 "Next para\ncontinues here."
             ]
         );
+    }
+
+    #[test]
+    fn overlong_runs_are_cut_at_whitespace() {
+        let words = "leukemia cells of the NK and CAR-T ".repeat(1_000);
+        let text = format!("Start {words}end");
+        let spans = split_sentences(&text);
+        assert!(spans.len() >= 3, "{} spans", spans.len());
+        for s in &spans {
+            let t = &text[s.start..s.end];
+            assert!(s.len() <= MAX_SENTENCE_BYTES && !t.is_empty());
+            assert_eq!(t, t.trim(), "trimmed");
+        }
+        // Nothing but whitespace is lost, and no word is cut.
+        let joined: Vec<&str> = spans.iter().map(|s| &text[s.start..s.end]).collect();
+        assert_eq!(joined.join(" "), text.trim());
+        // Without any whitespace the cut falls on a character boundary.
+        let cjk = "日本語".repeat(5_000);
+        let spans = split_sentences(&cjk);
+        assert!(spans.len() >= 4);
+        assert!(spans.iter().all(|s| s.len() <= MAX_SENTENCE_BYTES));
+        let joined: String = spans.iter().map(|s| &cjk[s.start..s.end]).collect();
+        assert_eq!(joined, cjk);
     }
 
     #[test]

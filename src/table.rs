@@ -87,31 +87,32 @@ struct PairAgg {
     documents: DocTally,
 }
 
-/// One row of entities.csv / entities.json.
+/// One row of entities.csv / entities.json, borrowed from the table (exporting copies no
+/// names, concepts or ids).
 #[derive(Debug, Clone, PartialEq)]
-pub struct EntityRow {
+pub struct EntityRow<'a> {
     /// Position in the table (what [`EntityTable::add`] returned and [`PairRow`] refers to).
     pub index: usize,
     pub entity_id: String,
     pub label: EntityLabel,
-    pub name: String,
-    pub concept: Option<ConceptInfo>,
+    pub name: &'a str,
+    pub concept: Option<&'a ConceptInfo>,
     pub mention_count: u64,
     pub document_count: u64,
     /// Surface forms, most frequent first (ties alphabetical), with counts.
-    pub surface_forms: Vec<(String, u64)>,
+    pub surface_forms: Vec<(&'a str, u64)>,
     /// The first documents that mention it.
-    pub example_doc_ids: Vec<String>,
+    pub example_doc_ids: &'a [String],
 }
 
 /// One row of cooccurrences.csv: entities `a` < `b` (by id).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PairRow {
+pub struct PairRow<'a> {
     pub a: usize,
     pub b: usize,
     pub sentence_count: u64,
     pub document_count: u64,
-    pub example_doc_ids: Vec<String>,
+    pub example_doc_ids: &'a [String],
 }
 
 /// What one mention adds to the table.
@@ -124,14 +125,10 @@ pub struct MentionEntity<'a> {
     pub surface: &'a str,
 }
 
-/// A serialized [`EntityTable`] (entities in id order, pairs sorted).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TableSnapshot {
-    entities: serde_json::Value,
-    pairs: serde_json::Value,
-}
-
 /// Aggregates mentions into entities and sentence co-occurrences.
+///
+/// It serializes (for checkpoints) as its entities in id order and its pairs sorted, written
+/// straight from the table without an intermediate copy.
 #[derive(Debug, Default)]
 pub struct EntityTable {
     index: HashMap<EntityKey, usize>,
@@ -186,33 +183,6 @@ impl EntityTable {
         }
     }
 
-    /// The whole state, for a checkpoint.
-    pub fn snapshot(&self) -> TableSnapshot {
-        let mut pairs: Vec<(u32, u32, &PairAgg)> =
-            self.pairs.iter().map(|(&(a, b), p)| (a, b, p)).collect();
-        pairs.sort_by_key(|&(a, b, _)| (a, b));
-        TableSnapshot {
-            entities: serde_json::to_value(&self.entities).expect("entities serialize"),
-            pairs: serde_json::to_value(&pairs).expect("pairs serialize"),
-        }
-    }
-
-    /// The table a checkpoint saved.
-    pub fn restore(s: TableSnapshot) -> serde_json::Result<Self> {
-        let entities: Vec<EntityAgg> = serde_json::from_value(s.entities)?;
-        let pairs: Vec<(u32, u32, PairAgg)> = serde_json::from_value(s.pairs)?;
-        let index = entities
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.key.clone(), i))
-            .collect();
-        Ok(EntityTable {
-            index,
-            entities,
-            pairs: pairs.into_iter().map(|(a, b, p)| ((a, b), p)).collect(),
-        })
-    }
-
     pub fn len(&self) -> usize {
         self.entities.len()
     }
@@ -225,29 +195,79 @@ impl EntityTable {
         self.pairs.len()
     }
 
+    /// An estimate of the heap the table holds, in bytes: string and vector capacities and
+    /// hash-table buckets, without allocator overhead. For memory reports.
+    pub fn heap_bytes(&self) -> usize {
+        fn string(s: &str) -> usize {
+            s.len()
+        }
+        fn strings(v: &Vec<String>) -> usize {
+            v.capacity() * size_of::<String>() + v.iter().map(|s| string(s)).sum::<usize>()
+        }
+        fn map<K, V>(m: &HashMap<K, V>) -> usize {
+            // hashbrown: buckets ≈ capacity × 8/7, one control byte each.
+            m.capacity() * 8 / 7 * (size_of::<(K, V)>() + 1)
+        }
+        let key = |k: &EntityKey| match k {
+            EntityKey::Concept(_) => 0,
+            EntityKey::Name { key, .. } => string(key),
+        };
+        let entities: usize = self
+            .entities
+            .iter()
+            .map(|e| {
+                key(&e.key)
+                    + string(&e.name)
+                    + e.concept.as_ref().map_or(0, |c| {
+                        size_of::<ConceptInfo>()
+                            + string(&c.concept_id)
+                            + strings(&c.xrefs)
+                            + c.attributes
+                                .iter()
+                                .map(|(k, v)| size_of::<(String, String)>() + k.len() + v.len())
+                                .sum::<usize>()
+                    })
+                    + strings(&e.documents.examples)
+                    + map(&e.surface_forms)
+                    + e.surface_forms.keys().map(|s| string(s)).sum::<usize>()
+                    + key(&e.key) // the index holds a copy of the key
+            })
+            .sum();
+        let pairs: usize = self
+            .pairs
+            .values()
+            .map(|p| strings(&p.documents.examples))
+            .sum();
+        self.entities.capacity() * size_of::<EntityAgg>()
+            + entities
+            + map(&self.index)
+            + map(&self.pairs)
+            + pairs
+    }
+
     /// Rows sorted by mention count (descending), then id.
-    pub fn rows(&self) -> Vec<EntityRow> {
+    pub fn rows(&self) -> Vec<EntityRow<'_>> {
         let mut rows: Vec<EntityRow> = self
             .entities
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                let mut forms: Vec<(String, u64)> = e
+                let mut forms: Vec<(&str, u64)> = e
                     .surface_forms
                     .iter()
-                    .map(|(s, n)| (s.clone(), *n))
+                    .map(|(s, n)| (s.as_str(), *n))
                     .collect();
-                forms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                forms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
                 EntityRow {
                     index: i,
                     entity_id: entity_id(i),
                     label: e.label,
-                    name: e.name.clone(),
-                    concept: e.concept.clone(),
+                    name: &e.name,
+                    concept: e.concept.as_ref(),
                     mention_count: e.mentions,
                     document_count: e.documents.count,
                     surface_forms: forms,
-                    example_doc_ids: e.documents.examples.clone(),
+                    example_doc_ids: &e.documents.examples,
                 }
             })
             .collect();
@@ -260,7 +280,7 @@ impl EntityTable {
     }
 
     /// Pairs sorted by sentence count (descending), then ids.
-    pub fn pair_rows(&self) -> Vec<PairRow> {
+    pub fn pair_rows(&self) -> Vec<PairRow<'_>> {
         let mut rows: Vec<PairRow> = self
             .pairs
             .iter()
@@ -269,7 +289,7 @@ impl EntityTable {
                 b: b as usize,
                 sentence_count: p.sentences,
                 document_count: p.documents.count,
-                example_doc_ids: p.documents.examples.clone(),
+                example_doc_ids: &p.documents.examples,
             })
             .collect();
         rows.sort_by(|x, y| {
@@ -278,6 +298,54 @@ impl EntityTable {
                 .then((x.a, x.b).cmp(&(y.a, y.b)))
         });
         rows
+    }
+}
+
+#[derive(Serialize)]
+struct TableOut<'a> {
+    entities: &'a [EntityAgg],
+    pairs: Vec<(u32, u32, &'a PairAgg)>,
+}
+
+#[derive(Deserialize)]
+struct TableIn {
+    entities: Vec<EntityAgg>,
+    pairs: Vec<(u32, u32, PairAgg)>,
+}
+
+impl Serialize for EntityTable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut pairs: Vec<(u32, u32, &PairAgg)> =
+            self.pairs.iter().map(|(&(a, b), p)| (a, b, p)).collect();
+        pairs.sort_unstable_by_key(|&(a, b, _)| (a, b));
+        TableOut {
+            entities: &self.entities,
+            pairs,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EntityTable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = TableIn::deserialize(d)?;
+        let n = t.entities.len();
+        if let Some(&(a, b, _)) = t.pairs.iter().find(|&&(a, b, _)| a.max(b) as usize >= n) {
+            return Err(serde::de::Error::custom(format!(
+                "pair ({a}, {b}) refers to an entity past the {n} in the table"
+            )));
+        }
+        let index = t
+            .entities
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.key.clone(), i))
+            .collect();
+        Ok(EntityTable {
+            index,
+            entities: t.entities,
+            pairs: t.pairs.into_iter().map(|(a, b, p)| ((a, b), p)).collect(),
+        })
     }
 }
 
@@ -366,8 +434,8 @@ mod tests {
         let a = t.add(linked(&lex, Domain::Disease, "AML"), 0, "d0");
         let b = t.add(unlinked(EntityLabel::Company, "Acme"), 0, "d0");
         t.add_sentence(&[a, b], 0, "d0");
-        let json = serde_json::to_string(&t.snapshot()).unwrap();
-        let mut r = EntityTable::restore(serde_json::from_str(&json).unwrap()).unwrap();
+        let json = serde_json::to_string(&t).unwrap();
+        let mut r: EntityTable = serde_json::from_str(&json).unwrap();
         assert_eq!(r.rows(), t.rows());
         assert_eq!(r.pair_rows(), t.pair_rows());
         // Keys are restored: the same mentions land on the same entities.
@@ -380,5 +448,12 @@ mod tests {
             a
         );
         assert_eq!(r.add(unlinked(EntityLabel::Company, "Acme"), 1, "d1"), b);
+        // The size estimate counts names, keys, forms and example ids.
+        assert!(t.heap_bytes() > "Acme".len() + "AML".len() + 2 * "d0".len());
+        // A pair that points past the entities is refused, not kept to panic at export.
+        let bad = json.replacen("\"pairs\":[[0,1,", "\"pairs\":[[0,7,", 1);
+        assert_ne!(bad, json);
+        let err = serde_json::from_str::<EntityTable>(&bad).unwrap_err();
+        assert!(err.to_string().contains("past the 2"), "{err}");
     }
 }

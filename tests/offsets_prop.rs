@@ -17,7 +17,10 @@ fn engine() -> &'static NerEngine {
             write_random_model(dir.path(), &EntityLabel::ALL, 11).unwrap();
             let engine = NerEngine::load(
                 &ModelDir(dir.path().to_path_buf()),
-                NerOptions { batch_tokens: 512 },
+                NerOptions {
+                    batch_tokens: 512,
+                    ..NerOptions::default()
+                },
             )
             .unwrap();
             (dir, engine)

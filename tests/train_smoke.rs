@@ -2,6 +2,7 @@
 //! goes down, a saved model loads back with identical logits, and a finished run resumes.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use biotable::ner::encode::PieceEncoder;
 use biotable::ner::model::{
@@ -14,6 +15,13 @@ use biotable::train::{
 use biotable::EntityLabel;
 use tch::nn::OptimizerConfig;
 use tch::{nn, Device};
+
+/// libtorch's random generator is global: tests that seed it and draw from it (initialisation,
+/// dropout) take this lock, so a test running beside them cannot change their draws.
+fn torch_rng() -> MutexGuard<'static, ()> {
+    static RNG: Mutex<()> = Mutex::new(());
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn fixture_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data")
@@ -50,6 +58,7 @@ fn config(base: &Path, output: &Path, max_steps: usize) -> TrainConfig {
 
 #[test]
 fn loss_goes_down_on_a_fixed_batch() {
+    let _rng = torch_rng();
     let tmp = tempfile::tempdir().unwrap();
     write_random_base_encoder(tmp.path(), 1).unwrap();
     let cfg = config(tmp.path(), &tmp.path().join("run"), 1);
@@ -84,6 +93,7 @@ fn loss_goes_down_on_a_fixed_batch() {
 
 #[test]
 fn saved_model_loads_back_with_identical_logits_and_runs_resume() {
+    let _rng = torch_rng();
     let tmp = tempfile::tempdir().unwrap();
     write_random_base_encoder(tmp.path(), 2).unwrap();
     let out = tmp.path().join("run");
@@ -124,6 +134,7 @@ fn saved_model_loads_back_with_identical_logits_and_runs_resume() {
 
 #[test]
 fn fp16_weights_load_as_fp32() {
+    let _rng = torch_rng();
     let tmp = tempfile::tempdir().unwrap();
     write_random_base_encoder(tmp.path(), 4).unwrap();
     let mut cfg = config(tmp.path(), &tmp.path().join("run"), 2);

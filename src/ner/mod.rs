@@ -119,7 +119,7 @@ pub struct DocAnnotation {
 }
 
 struct SentenceWork {
-    /// Byte span in the document.
+    /// Byte span in its document.
     span: Span,
     pieces: Pieces,
     /// Piece ranges of this sentence's windows.
@@ -131,11 +131,16 @@ struct SentenceWork {
 pub struct NerOptions {
     /// Upper bound on rows × padded length of one model batch.
     pub batch_tokens: usize,
+    /// Sentence text encoded, classified and decoded at a time (see [`NerEngine::annotate`]).
+    pub wave_bytes: usize,
 }
 
 impl Default for NerOptions {
     fn default() -> Self {
-        NerOptions { batch_tokens: 4096 }
+        NerOptions {
+            batch_tokens: 4096,
+            wave_bytes: 1 << 20,
+        }
     }
 }
 
@@ -188,23 +193,76 @@ impl NerEngine {
     }
 
     /// Annotate a chunk of documents. Output order follows input order.
+    ///
+    /// Sentences are taken [`NerOptions::wave_bytes`] of text at a time (a chunk of ordinary
+    /// documents is one wave), so a huge document never holds all its word pieces and
+    /// probabilities at once.
     pub fn annotate(&self, docs: &[Document]) -> Result<Vec<DocAnnotation>> {
+        let spans: Vec<Vec<Span>> = docs.par_iter().map(|d| split_sentences(&d.text)).collect();
+        let chars: Vec<CharIndex> = docs.par_iter().map(|d| CharIndex::new(&d.text)).collect();
+        let mut out: Vec<DocAnnotation> = docs
+            .par_iter()
+            .map(|d| DocAnnotation {
+                words: d.text.split_whitespace().count(),
+                ..Default::default()
+            })
+            .collect();
+        let mut wave: Vec<(usize, Span)> = Vec::new();
+        let mut bytes = 0;
+        for (d, sentences) in spans.iter().enumerate() {
+            for &span in sentences {
+                wave.push((d, span));
+                bytes += span.len();
+                if bytes >= self.options.wave_bytes {
+                    self.run_wave(docs, &chars, &wave, &mut out)?;
+                    wave.clear();
+                    bytes = 0;
+                }
+            }
+        }
+        if !wave.is_empty() {
+            self.run_wave(docs, &chars, &wave, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Encode, classify and decode sentences `(document, byte span)` given in document order,
+    /// appending their sentences and mentions to `out`.
+    fn run_wave(
+        &self,
+        docs: &[Document],
+        chars: &[CharIndex],
+        wave: &[(usize, Span)],
+        out: &mut [DocAnnotation],
+    ) -> Result<()> {
         let max_pieces = self.config.max_len.saturating_sub(2).max(8);
         let encoder = &self.encoder;
-        let work: Vec<Vec<SentenceWork>> = docs
+        let work: Vec<SentenceWork> = wave
             .par_iter()
-            .map(|doc| prepare(encoder, &doc.text, max_pieces))
+            .map(|&(d, span)| {
+                let pieces = encoder.encode(&docs[d].text[span.start..span.end])?;
+                // A sentence of nothing the tokenizer keeps (control characters) gets no window.
+                let windows = if pieces.is_empty() {
+                    Vec::new()
+                } else {
+                    window_ranges(pieces.len(), max_pieces)
+                };
+                Ok(SentenceWork {
+                    span,
+                    pieces,
+                    windows,
+                })
+            })
             .collect::<Result<_>>()?;
 
         // Every window of every sentence, longest first (ties in document order).
-        let mut windows: Vec<(usize, usize, usize)> = Vec::new(); // doc, sentence, window
-        for (d, sentences) in work.iter().enumerate() {
-            for (s, sw) in sentences.iter().enumerate() {
-                windows.extend((0..sw.windows.len()).map(|w| (d, s, w)));
-            }
-        }
-        let win_len = |&(d, s, w): &(usize, usize, usize)| {
-            let (a, b) = work[d][s].windows[w];
+        let windows: Vec<(usize, usize)> = work
+            .iter()
+            .enumerate()
+            .flat_map(|(s, sw)| (0..sw.windows.len()).map(move |w| (s, w)))
+            .collect();
+        let win_len = |&(s, w): &(usize, usize)| {
+            let (a, b) = work[s].windows[w];
             b - a
         };
         let mut order: Vec<usize> = (0..windows.len()).collect();
@@ -226,9 +284,9 @@ impl NerEngine {
             let members: Vec<(&Pieces, usize, usize)> = order[start..end]
                 .iter()
                 .map(|&i| {
-                    let (d, s, w) = windows[i];
-                    let (a, b) = work[d][s].windows[w];
-                    (&work[d][s].pieces, a, b)
+                    let (s, w) = windows[i];
+                    let (a, b) = work[s].windows[w];
+                    (&work[s].pieces, a, b)
                 })
                 .collect();
             let batch = PieceBatch::new(encoder, &members);
@@ -241,72 +299,60 @@ impl NerEngine {
             }
             start = end;
         }
-
         drop(classifier);
 
-        // Stitch windows back into sentences and decode, in parallel over documents.
-        let mut offsets = Vec::with_capacity(work.len() + 1);
+        // Stitch windows back into sentences and decode, in parallel over sentences.
+        let mut first_window = Vec::with_capacity(work.len());
         let mut next = 0;
-        for sentences in &work {
-            offsets.push(next);
-            next += sentences.iter().map(|s| s.windows.len()).sum::<usize>();
+        for sw in &work {
+            first_window.push(next);
+            next += sw.windows.len();
         }
         let labels = &self.config.labels;
-        let out = docs
+        let decoded: Vec<Vec<Mention>> = wave
             .par_iter()
             .zip(work.par_iter())
-            .zip(offsets.par_iter())
-            .map(|((doc, sentences), &first_window)| {
-                let chars = CharIndex::new(&doc.text);
-                let mut ann = DocAnnotation {
-                    words: doc.text.split_whitespace().count(),
-                    ..Default::default()
-                };
-                let mut w = first_window;
-                for (si, sw) in sentences.iter().enumerate() {
-                    let n = sw.windows.len();
-                    let merged = stitch(&sw.pieces, &sw.windows, &probs[w..w + n], row_width);
-                    w += n;
-                    ann.model_tokens += sw.windows.iter().map(|(a, b)| b - a + 2).sum::<usize>();
-                    ann.sentences.push(chars.span(sw.span));
-                    let sentence_text = &doc.text[sw.span.start..sw.span.end];
-                    for raw in
-                        decode::decode_sentence(sentence_text, &sw.pieces, &merged, num_types)
-                    {
-                        let bytes = raw.span.shift(sw.span.start);
-                        ann.mentions.push((
-                            si,
-                            Mention {
-                                span: chars.span(bytes),
-                                text: doc.text[bytes.start..bytes.end].to_string(),
-                                label: labels[raw.type_index],
-                                score: raw.score,
-                            },
-                        ));
-                    }
+            .zip(first_window.par_iter())
+            .map(|((&(d, _), sw), &w)| {
+                if sw.windows.is_empty() {
+                    return Vec::new();
                 }
-                ann
+                let text = &docs[d].text;
+                let merged = stitch(
+                    &sw.pieces,
+                    &sw.windows,
+                    &probs[w..w + sw.windows.len()],
+                    row_width,
+                );
+                let sentence_text = &text[sw.span.start..sw.span.end];
+                decode::decode_sentence(sentence_text, &sw.pieces, &merged, num_types)
+                    .into_iter()
+                    .map(|raw| {
+                        let bytes = raw.span.shift(sw.span.start);
+                        Mention {
+                            span: chars[d].span(bytes),
+                            text: text[bytes.start..bytes.end].to_string(),
+                            label: labels[raw.type_index],
+                            score: raw.score,
+                        }
+                    })
+                    .collect()
             })
             .collect();
-        Ok(out)
-    }
-}
 
-/// Split a document into sentences, encode them, and plan their windows.
-fn prepare(encoder: &PieceEncoder, text: &str, max_pieces: usize) -> Result<Vec<SentenceWork>> {
-    split_sentences(text)
-        .into_iter()
-        .map(|span| {
-            let pieces = encoder.encode(&text[span.start..span.end])?;
-            let windows = window_ranges(pieces.len(), max_pieces);
-            Ok(SentenceWork {
-                span,
-                pieces,
-                windows,
-            })
-        })
-        .filter(|r| r.as_ref().map_or(true, |s| !s.pieces.is_empty()))
-        .collect()
+        for ((&(d, _), sw), mentions) in wave.iter().zip(&work).zip(decoded) {
+            if sw.windows.is_empty() {
+                continue;
+            }
+            let ann = &mut out[d];
+            let sentence = ann.sentences.len();
+            ann.sentences.push(chars[d].span(sw.span));
+            ann.model_tokens += sw.windows.iter().map(|(a, b)| b - a + 2).sum::<usize>();
+            ann.mentions
+                .extend(mentions.into_iter().map(|m| (sentence, m)));
+        }
+        Ok(())
+    }
 }
 
 /// Piece ranges covering `n` pieces with windows of at most `max` pieces, overlapping by a
@@ -358,6 +404,83 @@ fn stitch(pieces: &Pieces, windows: &[(usize, usize)], probs: &[Vec<f32>], row: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::DocSource;
+
+    /// Tags every "leukemia" piece B and everything else O, whatever the batch.
+    struct LeukemiaTagger(u32);
+
+    impl TokenClassifier for LeukemiaTagger {
+        fn num_types(&self) -> usize {
+            1
+        }
+        fn classify(&self, batch: &PieceBatch) -> Result<Vec<f32>> {
+            Ok(batch
+                .ids
+                .iter()
+                .flat_map(|&id| match id == self.0 as i64 {
+                    true => [0.1, 0.8, 0.1],
+                    false => [0.9, 0.05, 0.05],
+                })
+                .collect())
+        }
+    }
+
+    fn engine(options: NerOptions) -> NerEngine {
+        let tok = testing::tiny_tokenizer().unwrap();
+        let leukemia = tok.token_to_id("leukemia").unwrap();
+        let config = ModelConfig {
+            name: "mock".into(),
+            labels: vec![EntityLabel::Disease],
+            shape_dim: 0,
+            max_len: 16,
+            description: String::new(),
+        };
+        NerEngine::new(
+            PieceEncoder::new(tok).unwrap(),
+            Box::new(LeukemiaTagger(leukemia)),
+            config,
+            options,
+        )
+    }
+
+    #[test]
+    fn waves_split_documents_without_changing_the_result() {
+        let docs: Vec<Document> = [
+            "Leukemia cells. The leukemia came back.\nNo leukemia here.",
+            "",
+            "one long sentence of leukemia cells and more leukemia and the rest of it",
+            "Ende leukemia ü.",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Document {
+            id: format!("d{i}"),
+            text: t.to_string(),
+            source: DocSource {
+                path: "t.txt".into(),
+                line: None,
+            },
+        })
+        .collect();
+        let whole = engine(NerOptions::default()).annotate(&docs).unwrap();
+        let small = NerOptions {
+            wave_bytes: 1,
+            ..NerOptions::default()
+        };
+        let waves = engine(small).annotate(&docs).unwrap();
+        assert_eq!(whole.len(), 4);
+        let leukemias = whole.iter().map(|a| a.mentions.len()).sum::<usize>();
+        assert_eq!(leukemias, 6, "{whole:?}");
+        for (a, b) in whole.iter().zip(&waves) {
+            assert_eq!(a.sentences, b.sentences);
+            assert_eq!(a.mentions, b.mentions);
+            assert_eq!((a.words, a.model_tokens), (b.words, b.model_tokens));
+        }
+        // Sentence numbers follow the document's own sentences.
+        let d0: Vec<usize> = whole[0].mentions.iter().map(|(s, _)| *s).collect();
+        assert_eq!(d0, vec![0, 1, 2]);
+        assert_eq!(whole[3].mentions[0].1.span, Span::new(5, 13));
+    }
 
     #[test]
     fn windows_cover_everything_with_overlap() {
