@@ -38,11 +38,11 @@ PY
 import json, re, sys
 m = json.load(open(sys.argv[1])); t = open(sys.argv[2]).read()
 rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
-c, tp, mem = m["counts"], m["throughput"], m["memory"]
+c, tp, mem = m["counts"], m["throughput"], m.get("memory") or {}
 print(f"{sys.argv[3]}: {c['documents']} documents, {c['words']} words, {c['mentions']} mentions, "
       f"{c['entities']} entities, {c['cooccurrences']} pairs; {m['elapsed_seconds']:.0f} s, "
       f"{tp['documents_per_second']:.0f} docs/s, {tp['words_per_second']:.0f} words/s; "
-      f"peak RSS {rss:.0f} MiB (streaming {mem['streaming_peak_rss_mib']} MiB, "
-      f"tables ~{mem['table_mib']} MiB)")
+      f"peak RSS {rss:.0f} MiB (streaming {mem.get('streaming_peak_rss_mib')} MiB, "
+      f"tables ~{mem.get('table_mib')} MiB)")
 PY
 done
