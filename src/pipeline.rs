@@ -385,14 +385,17 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
     }
     progress.finish_and_clear();
 
-    let streaming_peak = crate::memory::resident().map(|r| r.peak_bytes);
-    let table_bytes = table.heap_bytes();
+    let memory = MemoryReport {
+        streaming_peak_rss_mib: crate::memory::resident().map(|r| mebibytes(r.peak_bytes)),
+        peak_rss_mib: None,
+        table_mib: mebibytes(table.heap_bytes() as u64),
+    };
     tracing::info!(
         documents = counts.documents,
         entities = table.len(),
         pairs = table.pair_count(),
-        table_mib = mebibytes(table_bytes as u64),
-        streaming_peak_rss_mib = streaming_peak.map(mebibytes),
+        table_mib = memory.table_mib,
+        streaming_peak_rss_mib = memory.streaming_peak_rss_mib,
         "documents done; writing the tables"
     );
     let rows = table.rows();
@@ -432,11 +435,7 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
         elapsed_seconds: elapsed,
         threads: opts.threads,
         batch_tokens: opts.batch_tokens,
-        memory: MemoryReport {
-            streaming_peak_rss_mib: streaming_peak.map(mebibytes),
-            peak_rss_mib: None,
-            table_mib: mebibytes(table_bytes as u64),
-        },
+        memory,
     };
     // The manifest is written last, so its peak covers the export of the tables.
     let (files, manifest) = exporter.finish(&rows, &pairs, move || {
