@@ -1,23 +1,53 @@
 #!/usr/bin/env bash
 # Score a model on every test split and print the model card's table (markdown) plus the
 # raw JSON reports in target/eval/.
-#   bash scripts/eval-all.sh [MODEL=models/biotable-ner] [THREADS=2]
+#   bash scripts/eval-all.sh [MODEL=models/biotable-ner] [THREADS=2] [SPLIT=test]
+# Extra eval flags (ablations such as --no-viterbi) can be passed in $EVAL_ARGS, and the
+# reports go to target/eval/$TAG (default: the split).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL="${1:-models/biotable-ner}"; THREADS="${2:-2}"
+MODEL="${1:-models/biotable-ner}"; THREADS="${2:-2}"; SPLIT="${3:-test}"
 eval "$(scripts/setup-libtorch.sh)"
 cargo build --release --quiet
-mkdir -p target/eval
-for c in ncbi-disease bc5cdr jnlpba wnut17 multiconer2 org-lists; do
-  ./target/release/biotable eval --model "$MODEL" --corpus "$c" --split test --threads "$THREADS" > "target/eval/$c.json"
-done
-python3 - <<'PY'
-import json
-print("| corpus (test split) | label | precision | recall | F1 | gold |")
+OUT="target/eval/${TAG:-$SPLIT}"
+mkdir -p "$OUT"
+run() { # name corpus [flags...]
+  local name="$1" corpus="$2"; shift 2
+  # shellcheck disable=SC2086
+  ./target/release/biotable eval --model "$MODEL" --corpus "$corpus" --split "$SPLIT" \
+    --threads "$THREADS" ${EVAL_ARGS:-} "$@" > "$OUT/$name.json"
+}
+run ncbi-disease ncbi-disease
+run ncbi-disease-title ncbi-disease --case title
+run bc5cdr bc5cdr
+run jnlpba jnlpba
+run formal-orgs formal-orgs
+run formal-orgs-title formal-orgs --case title
+run ncbi-disease-docs ncbi-disease-docs
+run bc5cdr-docs bc5cdr-docs
+if [ "$SPLIT" = test ]; then
+  # wnut17 dev is training data; its test split is scored here only.
+  run wnut17 wnut17
+  run multiconer2 multiconer2
+  run org-lists org-lists
+fi
+OUT="$OUT" python3 - <<'PY'
+import json, os, glob
+out = os.environ["OUT"]
+print("| corpus | label | precision | recall | F1 | gold |")
 print("| --- | --- | --- | --- | --- | --- |")
-for c in ["ncbi-disease", "bc5cdr", "jnlpba", "wnut17", "multiconer2", "org-lists"]:
-    r = json.load(open(f"target/eval/{c}.json"))
-    rows = list(r["per_label"].items()) + ([("micro", r["micro"])] if len(r["per_label"]) > 1 else [])
+order = ["ncbi-disease", "ncbi-disease-title", "ncbi-disease-docs", "bc5cdr", "bc5cdr-docs",
+         "jnlpba", "formal-orgs", "formal-orgs-title", "wnut17", "multiconer2", "org-lists"]
+for name in order:
+    path = f"{out}/{name}.json"
+    if not os.path.exists(path):
+        continue
+    r = json.load(open(path))
+    rows = list(r["per_label"].items())
+    if len(r["per_label"]) > 1:
+        rows.append(("micro", r["micro"]))
+    if r.get("org_company_merged"):
+        rows.append(("ORGANIZATION+COMPANY merged", r["org_company_merged"]))
     for label, m in rows:
-        print(f"| {c} | {label} | {m['precision']:.3f} | {m['recall']:.3f} | **{m['f1']:.3f}** | {m['tp'] + m['fn']} |")
+        print(f"| {name} | {label} | {m['precision']:.3f} | {m['recall']:.3f} | **{m['f1']:.3f}** | {m['tp'] + m['fn']} |")
 PY

@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::corpus::casing::{recase, Case};
 use crate::corpus::CorpusSpec;
 use crate::ner::NerEngine;
 use crate::normalize::Normalizer;
@@ -62,7 +63,21 @@ pub struct EvalReport {
     pub sentences: usize,
     pub per_label: BTreeMap<EntityLabel, Prf>,
     pub micro: Prf,
+    /// ORGANIZATION and COMPANY scored as one label (gold and predicted), where the corpus
+    /// annotates organizations: the measure of finding organization names at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_company_merged: Option<Prf>,
+    /// The case the test sentences were rewritten in (`--case`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<Case>,
     pub seconds: f64,
+}
+
+impl EvalReport {
+    /// The figure model selection uses: ORGANIZATION+COMPANY merged where scored, else micro F1.
+    pub fn selection_f1(&self) -> f64 {
+        self.org_company_merged.map_or(self.micro.f1, |m| m.f1)
+    }
 }
 
 /// Score predicted against gold entity sets: `(sentence, span, label)` triples.
@@ -95,8 +110,30 @@ pub fn evaluate(
     split: &str,
     normalizer: Option<&Normalizer>,
 ) -> Result<EvalReport> {
+    evaluate_limited(engine, spec, data_dir, split, normalizer, None, 0)
+}
+
+/// [`evaluate`] with the sentences rewritten in `case` (same byte lengths, so gold spans hold)
+/// and at most `max_sentences` of them (0 = all).
+pub fn evaluate_limited(
+    engine: &NerEngine,
+    spec: &CorpusSpec,
+    data_dir: &Path,
+    split: &str,
+    normalizer: Option<&Normalizer>,
+    case: Option<Case>,
+    max_sentences: usize,
+) -> Result<EvalReport> {
     let started = std::time::Instant::now();
-    let sentences = spec.load(data_dir, split)?;
+    let mut sentences = spec.load(data_dir, split)?;
+    if max_sentences > 0 {
+        sentences.truncate(max_sentences);
+    }
+    if let Some(case) = case {
+        for s in &mut sentences {
+            s.text = recase(&s.text, case);
+        }
+    }
     let labels: BTreeSet<EntityLabel> = spec
         .annotated()
         .into_iter()
@@ -145,12 +182,28 @@ pub fn evaluate(
         }
     }
     let (per_label, micro) = score(&gold, &pred, &labels);
+    let org_company_merged = labels.contains(&EntityLabel::Organization).then(|| {
+        let merge = |set: &HashSet<(usize, Span, EntityLabel)>| -> HashSet<_> {
+            set.iter()
+                .filter(|e| matches!(e.2, EntityLabel::Organization | EntityLabel::Company))
+                .map(|&(i, s, _)| (i, s, EntityLabel::Organization))
+                .collect()
+        };
+        score(
+            &merge(&gold),
+            &merge(&pred),
+            &[EntityLabel::Organization].into(),
+        )
+        .1
+    });
     Ok(EvalReport {
         corpus: spec.name.into(),
         split: split.into(),
         sentences: sentences.len(),
         per_label,
         micro,
+        org_company_merged,
+        case,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -93,7 +93,8 @@ enum Command {
     Eval {
         #[arg(long)]
         model: Option<PathBuf>,
-        /// ncbi-disease, bc5cdr, jnlpba, bionlp13cg, wnut17, multiconer2, org-lists.
+        /// ncbi-disease, bc5cdr, jnlpba, bionlp13cg, wnut17, multiconer2, formal-orgs,
+        /// org-lists; whole PubTator documents: ncbi-disease-docs, bc5cdr-docs.
         #[arg(long)]
         corpus: String,
         #[arg(long, default_value = "test")]
@@ -109,6 +110,22 @@ enum Command {
         /// as `extract` writes them.
         #[arg(long)]
         normalize: bool,
+        /// Rewrite the test sentences in this case first (title: headline Title Case, upper,
+        /// lower); gold spans are unchanged.
+        #[arg(long)]
+        case: Option<biotable::corpus::casing::Case>,
+        /// Ablations: per-word argmax instead of constrained Viterbi; no span-edge trimming;
+        /// no document-level consistency; no markup hygiene; lexicon features off.
+        #[arg(long)]
+        no_viterbi: bool,
+        #[arg(long)]
+        no_trim: bool,
+        #[arg(long)]
+        no_consistency: bool,
+        #[arg(long)]
+        no_hygiene: bool,
+        #[arg(long)]
+        no_lexicon: bool,
     },
     /// Score disease linking on the gold mentions of ncbi-disease or bc5cdr (JSON).
     EvalLink {
@@ -236,6 +253,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             threads,
             batch_tokens,
             normalize,
+            case,
+            no_viterbi,
+            no_trim,
+            no_consistency,
+            no_hygiene,
+            no_lexicon,
         } => {
             tch::set_num_threads(threads as i32);
             let model = model.unwrap_or_else(default_model_dir);
@@ -243,11 +266,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &ModelDir(model),
                 NerOptions {
                     batch_tokens,
+                    decode: biotable::ner::decode::DecodeOptions {
+                        viterbi: !no_viterbi,
+                        trim_edges: !no_trim,
+                    },
+                    doc_consistency: !no_consistency,
+                    hygiene: !no_hygiene,
+                    lexicon_features: !no_lexicon,
                     ..NerOptions::default()
                 },
             )?;
             let spec = CorpusSpec::find(&corpus)?;
-            let report = biotable::eval::evaluate(
+            let report = biotable::eval::evaluate_limited(
                 &engine,
                 spec,
                 &data.unwrap_or_else(default_data_dir),
@@ -259,6 +289,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         )
                     })
                     .as_ref(),
+                case,
+                0,
             )?;
             say(&serde_json::to_string_pretty(&report)?)?;
         }

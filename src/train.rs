@@ -22,12 +22,16 @@ use serde::{Deserialize, Serialize};
 use tch::nn::OptimizerConfig;
 use tch::{nn, Device, Kind, Reduction, Tensor};
 
+use crate::corpus::casing::{recase, Case};
 use crate::corpus::{default_data_dir, stable_hash, CorpusSpec, Sentence};
-use crate::ner::encode::PieceEncoder;
+use crate::ner::encode::{PieceEncoder, Pieces};
+use crate::ner::lexfeat::{LexiconMatcher, LEX_CATEGORIES, LEX_STATES};
 use crate::ner::model::{
-    load_base_encoder, load_weights, read_bert_config, save_weights, ModelConfig, Tagger,
-    BERT_CONFIG_FILE, MODEL_CONFIG_FILE, TAG_B, TAG_I, TAG_O, TOKENIZER_FILE, WEIGHTS_FILE,
+    load_base_encoder, load_warm_start, load_weights, read_bert_config, save_weights, ModelConfig,
+    ModelDir, Tagger, BERT_CONFIG_FILE, MODEL_CONFIG_FILE, TAG_B, TAG_I, TAG_O, TOKENIZER_FILE,
+    WEIGHTS_FILE,
 };
+use crate::ner::{NerEngine, NerOptions, PieceBatch};
 use crate::types::EntityLabel;
 
 const IGNORE: i64 = -100;
@@ -48,6 +52,10 @@ pub struct CorpusUse {
     /// Fraction of the sentences with entities to keep.
     #[serde(default = "default_one")]
     pub positives: f64,
+    /// Sampling weight: the kept examples appear this many times per epoch (a fraction is
+    /// drawn afresh each epoch). 1 = once.
+    #[serde(default = "default_one")]
+    pub weight: f64,
 }
 
 fn default_splits() -> Vec<String> {
@@ -87,6 +95,31 @@ pub struct TrainConfig {
     pub half: bool,
     /// Stop after this many steps (smoke tests).
     pub max_steps: Option<usize>,
+    /// Start from another model folder where shapes allow (see
+    /// [`crate::ner::model::load_warm_start`]): a model without lexicon features can seed one
+    /// with them.
+    #[serde(default)]
+    pub warm_start: Option<PathBuf>,
+    /// Width of the lexicon-feature embedding (0: none).
+    #[serde(default)]
+    pub lexicon_dim: i64,
+    /// Lexicon-feature dropout: the probability that a training window loses all its lexicon
+    /// features, and (separately) that it loses one category's.
+    #[serde(default)]
+    pub lexicon_dropout: f64,
+    /// Fraction of sentences that get one extra case variant (Title Case, ALL CAPS or lower
+    /// case, labels unchanged).
+    #[serde(default)]
+    pub case_variants: f64,
+    /// Model selection on dev splits: every `eval_every` steps (and at the end) the model is
+    /// scored on these corpora's dev splits; the best mean F1 is the model written.
+    #[serde(default)]
+    pub select_on: Vec<String>,
+    #[serde(default)]
+    pub eval_every: Option<usize>,
+    /// At most this many dev sentences per corpus (the first ones; 0 = all).
+    #[serde(default)]
+    pub select_max_sentences: usize,
 }
 
 impl TrainConfig {
@@ -111,10 +144,29 @@ impl TrainConfig {
 /// One training example: a window of word pieces with per-type tags (`IGNORE` where masked).
 #[derive(Debug, Clone)]
 pub struct Example {
-    pub ids: Vec<i64>,
-    pub shapes: Vec<i64>,
+    pub pieces: Pieces,
     /// `[pieces, types]` row-major.
     pub tags: Vec<i64>,
+}
+
+impl Example {
+    pub fn len(&self) -> usize {
+        self.pieces.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+}
+
+fn slice_pieces(p: &Pieces, a: usize, b: usize) -> Pieces {
+    Pieces {
+        ids: p.ids[a..b].to_vec(),
+        offsets: p.offsets[a..b].to_vec(),
+        words: p.words[a..b].to_vec(),
+        shapes: p.shapes[a..b].to_vec(),
+        lex: p.lex.get(a..b).map(<[_]>::to_vec).unwrap_or_default(),
+    }
 }
 
 /// Turn a gold sentence into examples (one per window of `max_pieces`).
@@ -156,13 +208,23 @@ pub fn sentence_examples(
             }
         }
     }
+    for (span, label) in &sentence.masked {
+        let Some(k) = labels.iter().position(|l| l == label) else {
+            continue;
+        };
+        for p in 0..pieces.len() {
+            let (s, e) = pieces.offsets[p];
+            if s < span.end && span.start < e {
+                tags[p * t + k] = IGNORE;
+            }
+        }
+    }
     let mut out = Vec::new();
     let mut a = 0;
     while a < pieces.len() {
         let b = (a + max_pieces).min(pieces.len());
         out.push(Example {
-            ids: pieces.ids[a..b].iter().map(|&x| x as i64).collect(),
-            shapes: pieces.shapes[a..b].iter().map(|&x| x as i64).collect(),
+            pieces: slice_pieces(&pieces, a, b),
             tags: tags[a * t..b * t].to_vec(),
         });
         a = b;
@@ -198,10 +260,29 @@ pub fn load_examples(config: &TrainConfig, encoder: &PieceEncoder) -> Result<Vec
                     continue;
                 }
                 n_sent += 1;
-                for ex in sentence_examples(encoder, &s, &config.labels, &annotated, max_pieces)? {
-                    n_ex += 1;
-                    n_pieces += ex.ids.len();
-                    all.push(ex);
+                let mut variants = vec![s.clone()];
+                let v = stable_hash(&format!("case:{}:{}", config.seed, s.text)) % 10_000;
+                if (v as f64) < config.case_variants * 10_000.0 {
+                    let case = Case::ALL[(v % 3) as usize];
+                    variants.push(Sentence {
+                        text: recase(&s.text, case),
+                        ..s.clone()
+                    });
+                }
+                for variant in &variants {
+                    for ex in
+                        sentence_examples(encoder, variant, &config.labels, &annotated, max_pieces)?
+                    {
+                        // Weight: whole copies, plus a copy for a fraction of the examples.
+                        let r = stable_hash(&format!("w:{}:{}", n_ex, variant.text)) % 10_000;
+                        let copies = cu.weight.trunc() as usize
+                            + usize::from((r as f64) < cu.weight.fract() * 10_000.0);
+                        for _ in 0..copies {
+                            n_ex += 1;
+                            n_pieces += ex.len();
+                            all.push(ex.clone());
+                        }
+                    }
                 }
             }
         }
@@ -229,10 +310,10 @@ pub fn epoch_batches(
     let mut batches = Vec::new();
     for group in idx.chunks(2048) {
         let mut group = group.to_vec();
-        group.sort_by_key(|&i| (examples[i].ids.len(), i));
+        group.sort_by_key(|&i| (examples[i].len(), i));
         let mut batch: Vec<usize> = Vec::new();
         for i in group {
-            let len = examples[i].ids.len() + 2;
+            let len = examples[i].len() + 2;
             if !batch.is_empty() && (batch.len() + 1) * len > batch_tokens {
                 batches.push(std::mem::take(&mut batch));
             }
@@ -246,58 +327,73 @@ pub fn epoch_batches(
     batches
 }
 
-/// Tensors for one batch: ids, mask, shapes `[B, L]`, tags `[B, L, T]`.
+/// The tensors of one training batch.
+pub struct TrainBatch {
+    /// `[B, L]` each.
+    pub ids: Tensor,
+    pub mask: Tensor,
+    pub shapes: Tensor,
+    /// `[B, L, categories]` when the encoder computes lexicon features.
+    pub lex: Option<Tensor>,
+    /// `[B, L, T]`.
+    pub tags: Tensor,
+}
+
+/// Tensors for one batch, padded by the same [`PieceBatch`] that inference uses.
+/// `lex_dropout`: `(probability, rng seed)` of lexicon-feature dropout (see
+/// [`TrainConfig::lexicon_dropout`]); `None` keeps every feature.
 pub fn batch_tensors(
     examples: &[Example],
     batch: &[usize],
     num_types: usize,
     encoder: &PieceEncoder,
-) -> (Tensor, Tensor, Tensor, Tensor) {
-    let len = batch
+    lex_dropout: Option<(f64, u64)>,
+) -> TrainBatch {
+    let windows: Vec<(&Pieces, usize, usize)> = batch
         .iter()
-        .map(|&i| examples[i].ids.len())
-        .max()
-        .unwrap_or(0)
-        + 2;
-    let rows = batch.len();
-    let mut ids = vec![encoder.pad_id as i64; rows * len];
-    let mut mask = vec![0i64; rows * len];
-    let mut shapes = vec![0i64; rows * len];
+        .map(|&i| (&examples[i].pieces, 0, examples[i].len()))
+        .collect();
+    let mut pb = PieceBatch::new(encoder, &windows);
+    let (rows, len) = (pb.rows, pb.len);
     let mut tags = vec![IGNORE; rows * len * num_types];
     for (r, &i) in batch.iter().enumerate() {
         let ex = &examples[i];
-        let n = ex.ids.len();
         let row = r * len;
-        ids[row] = encoder.cls_id as i64;
-        ids[row + 1..row + 1 + n].copy_from_slice(&ex.ids);
-        ids[row + 1 + n] = encoder.sep_id as i64;
-        mask[row..row + n + 2].fill(1);
-        shapes[row + 1..row + 1 + n].copy_from_slice(&ex.shapes);
-        tags[(row + 1) * num_types..(row + 1 + n) * num_types].copy_from_slice(&ex.tags);
+        tags[(row + 1) * num_types..(row + 1 + ex.len()) * num_types].copy_from_slice(&ex.tags);
+    }
+    if let (Some((p, seed)), false) = (lex_dropout, pb.lex.is_empty()) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let k = LEX_CATEGORIES;
+        for r in 0..rows {
+            let all = rand::Rng::gen_bool(&mut rng, p.clamp(0.0, 1.0));
+            for cat in 0..k {
+                let one = rand::Rng::gen_bool(&mut rng, (p / 2.0).clamp(0.0, 1.0));
+                if all || one {
+                    for pos in 0..len {
+                        pb.lex[(r * len + pos) * k + cat] = (cat * LEX_STATES) as i64;
+                    }
+                }
+            }
+        }
     }
     let shape = [rows as i64, len as i64];
-    (
-        Tensor::from_slice(&ids).view(shape),
-        Tensor::from_slice(&mask).view(shape),
-        Tensor::from_slice(&shapes).view(shape),
-        Tensor::from_slice(&tags).view([rows as i64, len as i64, num_types as i64]),
-    )
+    TrainBatch {
+        ids: Tensor::from_slice(&pb.ids).view(shape),
+        mask: Tensor::from_slice(&pb.mask).view(shape),
+        shapes: Tensor::from_slice(&pb.shapes).view(shape),
+        lex: (!pb.lex.is_empty())
+            .then(|| Tensor::from_slice(&pb.lex).view([rows as i64, len as i64, -1])),
+        tags: Tensor::from_slice(&tags).view([rows as i64, len as i64, num_types as i64]),
+    }
 }
 
 /// Masked loss of a batch.
-pub fn batch_loss(
-    tagger: &Tagger,
-    ids: &Tensor,
-    mask: &Tensor,
-    shapes: &Tensor,
-    tags: &Tensor,
-    train: bool,
-) -> Result<Tensor> {
-    let logits = tagger.forward_t(ids, mask, shapes, train)?;
+pub fn batch_loss(tagger: &Tagger, b: &TrainBatch, train: bool) -> Result<Tensor> {
+    let logits = tagger.forward_t(&b.ids, &b.mask, &b.shapes, b.lex.as_ref(), train)?;
     Ok(logits
         .view([-1, 3])
         .to_kind(Kind::Float)
-        .cross_entropy_loss::<Tensor>(&tags.view([-1]), None, Reduction::Mean, IGNORE, 0.0))
+        .cross_entropy_loss::<Tensor>(&b.tags.view([-1]), None, Reduction::Mean, IGNORE, 0.0))
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -307,6 +403,80 @@ struct TrainState {
     batch: usize,
     step: usize,
     seconds: f64,
+    /// Model selection: the best mean dev F1 so far and its step (model in `<output>/best`).
+    #[serde(default)]
+    best_f1: f64,
+    #[serde(default)]
+    best_step: usize,
+    #[serde(default)]
+    last_selection: Option<usize>,
+    /// Every selection: step → corpus → dev F1.
+    #[serde(default)]
+    dev_history: Vec<(usize, Vec<(String, f64)>)>,
+}
+
+/// Score the current weights on the dev splits of `select_on` and keep them in
+/// `<output>/best` when their mean F1 is the best so far.
+fn select(
+    config: &TrainConfig,
+    vs: &nn::VarStore,
+    base: &Path,
+    encoder: &PieceEncoder,
+    state: &mut TrainState,
+    log: &mut fs::File,
+) -> Result<()> {
+    let candidate = config.output.join("candidate");
+    write_model_dir(config, vs, base, encoder, &candidate, state.seconds)?;
+    let engine = NerEngine::load(&ModelDir(candidate.clone()), NerOptions::default())?;
+    let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
+    let mut scores = Vec::new();
+    for name in &config.select_on {
+        let spec = CorpusSpec::find(name)?;
+        let report = crate::eval::evaluate_limited(
+            &engine,
+            spec,
+            &data_dir,
+            "dev",
+            None,
+            None,
+            config.select_max_sentences,
+        )?;
+        scores.push((name.clone(), report.selection_f1()));
+    }
+    let mean = scores.iter().map(|(_, f)| f).sum::<f64>() / scores.len().max(1) as f64;
+    let detail: Vec<String> = scores.iter().map(|(n, f)| format!("{n} {f:.4}")).collect();
+    let better = mean > state.best_f1 || state.last_selection.is_none();
+    let line = format!(
+        "dev step {}: mean F1 {mean:.4} ({}){}",
+        state.step,
+        detail.join(", "),
+        if better { " best" } else { "" }
+    );
+    eprintln!("[train] {line}");
+    writeln!(log, "{line}")?;
+    state.dev_history.push((state.step, scores));
+    state.last_selection = Some(state.step);
+    let best = config.output.join("best");
+    if better {
+        state.best_f1 = mean;
+        state.best_step = state.step;
+        if best.exists() {
+            fs::remove_dir_all(&best)?;
+        }
+        fs::rename(&candidate, &best)?;
+    } else {
+        fs::remove_dir_all(&candidate)?;
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        fs::copy(entry.path(), to.join(entry.file_name()))?;
+    }
+    Ok(())
 }
 
 /// Train as configured; returns the folder of the finished model.
@@ -330,12 +500,21 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
         .append(true)
         .open(config.output.join("train.log"))?;
 
-    let encoder = PieceEncoder::from_file(&base.join(TOKENIZER_FILE))?;
+    let mut encoder = PieceEncoder::from_file(&base.join(TOKENIZER_FILE))?;
+    if config.lexicon_dim > 0 {
+        encoder = encoder.with_lexicon(LexiconMatcher::bundled());
+    }
     let examples = load_examples(config, &encoder)?;
-    let total_pieces: usize = examples.iter().map(|e| e.ids.len()).sum();
+    let total_pieces: usize = examples.iter().map(Example::len).sum();
     let bert = read_bert_config(&base.join(BERT_CONFIG_FILE))?;
     let mut vs = nn::VarStore::new(Device::Cpu);
-    let tagger = Tagger::new(&vs.root(), &bert, config.labels.len(), config.shape_dim);
+    let tagger = Tagger::new(
+        &vs.root(),
+        &bert,
+        config.labels.len(),
+        config.shape_dim,
+        config.lexicon_dim,
+    );
 
     let state_path = ckpt_dir.join("state.json");
     let mut state: TrainState = if state_path.is_file() {
@@ -348,6 +527,13 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
             s.step
         );
         s
+    } else if let Some(init) = &config.warm_start {
+        let (copied, widened) = load_warm_start(&vs, &init.join(WEIGHTS_FILE))?;
+        eprintln!(
+            "[train] warm start from {}: {copied} tensors copied, {widened} widened (new columns at zero)",
+            init.display()
+        );
+        TrainState::default()
     } else if let Some(init) = &config.init_from {
         load_weights(&mut vs, &init.join(WEIGHTS_FILE))?;
         eprintln!(
@@ -398,16 +584,22 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
             let batch = &batches[state.batch];
             let lr = schedule(config, state.step, total_steps);
             opt.set_lr(lr);
-            let (ids, mask, shapes, tags) =
-                batch_tensors(&examples, batch, config.labels.len(), &encoder);
-            let loss = batch_loss(&tagger, &ids, &mask, &shapes, &tags, true)?;
+            let dropout_seed = config
+                .seed
+                .wrapping_mul(1_000_003)
+                .wrapping_add(state.step as u64);
+            let tensors = batch_tensors(
+                &examples,
+                batch,
+                config.labels.len(),
+                &encoder,
+                Some((config.lexicon_dropout, dropout_seed)),
+            );
+            let loss = batch_loss(&tagger, &tensors, true)?;
             opt.backward_step_clip_norm(&loss, 1.0);
             window_loss += loss.double_value(&[]);
             window_n += 1;
-            window_tokens += batch
-                .iter()
-                .map(|&i| examples[i].ids.len() + 2)
-                .sum::<usize>();
+            window_tokens += batch.iter().map(|&i| examples[i].len() + 2).sum::<usize>();
             state.batch += 1;
             state.step += 1;
             if state.step.is_multiple_of(20) || state.step == total_steps {
@@ -433,6 +625,14 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
                 state.seconds = seconds_before + started.elapsed().as_secs_f64();
                 save_checkpoint(&vs, &state)?;
             }
+            if config
+                .eval_every
+                .is_some_and(|n| state.step.is_multiple_of(n) && state.step < total_steps)
+            {
+                state.seconds = seconds_before + started.elapsed().as_secs_f64();
+                select(config, &vs, &base, &encoder, &mut state, &mut log)?;
+                save_checkpoint(&vs, &state)?;
+            }
         }
         state.epoch += 1;
         state.batch = 0;
@@ -440,7 +640,25 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
     state.seconds = seconds_before + started.elapsed().as_secs_f64();
     save_checkpoint(&vs, &state)?;
     let model_dir = config.output.join("model");
-    write_model_dir(config, &vs, &base, &encoder, &model_dir, state.seconds)?;
+    if config.select_on.is_empty() {
+        write_model_dir(config, &vs, &base, &encoder, &model_dir, state.seconds)?;
+    } else {
+        if state.last_selection != Some(state.step) {
+            select(config, &vs, &base, &encoder, &mut state, &mut log)?;
+            save_checkpoint(&vs, &state)?;
+        }
+        let best = config.output.join("best");
+        if model_dir.exists() {
+            fs::remove_dir_all(&model_dir)?;
+        }
+        copy_dir(&best, &model_dir)?;
+        let line = format!(
+            "selected step {} (mean dev F1 {:.4})",
+            state.best_step, state.best_f1
+        );
+        eprintln!("[train] {line}");
+        writeln!(log, "{line}")?;
+    }
     eprintln!(
         "[train] done in {:.0}s; model in {}",
         state.seconds,
@@ -481,17 +699,20 @@ pub fn write_model_dir(
         .iter()
         .map(|c| format!("{} ({})", c.name, c.splits.join("+")))
         .collect();
-    let start = match &config.init_from {
-        Some(m) => format!("continued from {}", m.display()),
-        None => "from the base encoder".to_string(),
+    let start = match (&config.init_from, &config.warm_start) {
+        (Some(m), _) => format!("continued from {}", m.display()),
+        (None, Some(m)) => format!("warm-started from {}", m.display()),
+        (None, None) => "from the base encoder".to_string(),
     };
     let mc = ModelConfig {
         name: config.name.clone(),
         labels: config.labels.clone(),
         shape_dim: config.shape_dim,
         max_len: config.max_len,
+        lexicon_dim: config.lexicon_dim,
         description: format!(
-            "all-MiniLM-L6-v2 + word-shape embedding + per-type O/B/I heads; trained by `biotable train` {start} on {} for {} epochs (seed {}) in {:.0}s",
+            "all-MiniLM-L6-v2 + word-shape embedding{} + per-type O/B/I heads; trained by `biotable train` {start} on {} for {} epochs (seed {}) in {:.0}s",
+            if config.lexicon_dim > 0 { " + lexicon features" } else { "" },
             corpora.join(", "),
             config.epochs,
             config.seed,

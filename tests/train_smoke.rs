@@ -40,6 +40,7 @@ fn config(base: &Path, output: &Path, max_steps: usize) -> TrainConfig {
             splits: vec!["train".into()],
             negatives: 1.0,
             positives: 1.0,
+            weight: 1.0,
         }],
         seed: 3,
         epochs: 50,
@@ -53,6 +54,13 @@ fn config(base: &Path, output: &Path, max_steps: usize) -> TrainConfig {
         threads: 1,
         half: false,
         max_steps: Some(max_steps),
+        warm_start: None,
+        lexicon_dim: 0,
+        lexicon_dropout: 0.0,
+        case_variants: 0.0,
+        select_on: Vec::new(),
+        eval_every: None,
+        select_max_sentences: 0,
     }
 }
 
@@ -72,22 +80,18 @@ fn loss_goes_down_on_a_fixed_batch() {
     assert!(examples.iter().any(|e| e.tags.chunks(2).any(|t| t[0] == 1)));
 
     let batch = &epoch_batches(&examples, cfg.seed, 0, 4096)[0];
-    let (ids, mask, shapes, tags) = batch_tensors(&examples, batch, 2, &encoder);
+    let b = batch_tensors(&examples, batch, 2, &encoder, None);
     tch::manual_seed(0);
     let vs = nn::VarStore::new(Device::Cpu);
     let bert = read_bert_config(&tmp.path().join(BERT_CONFIG_FILE)).unwrap();
-    let tagger = Tagger::new(&vs.root(), &bert, 2, cfg.shape_dim);
+    let tagger = Tagger::new(&vs.root(), &bert, 2, cfg.shape_dim, 0);
     let mut opt = nn::Adam::default().build(&vs, 3e-3).unwrap();
-    let first = batch_loss(&tagger, &ids, &mask, &shapes, &tags, false)
-        .unwrap()
-        .double_value(&[]);
+    let first = batch_loss(&tagger, &b, false).unwrap().double_value(&[]);
     for _ in 0..40 {
-        let loss = batch_loss(&tagger, &ids, &mask, &shapes, &tags, true).unwrap();
+        let loss = batch_loss(&tagger, &b, true).unwrap();
         opt.backward_step(&loss);
     }
-    let last = batch_loss(&tagger, &ids, &mask, &shapes, &tags, false)
-        .unwrap()
-        .double_value(&[]);
+    let last = batch_loss(&tagger, &b, false).unwrap().double_value(&[]);
     assert!(last < first * 0.5, "loss {first} -> {last}");
 }
 
@@ -105,16 +109,17 @@ fn saved_model_loads_back_with_identical_logits_and_runs_resume() {
     let loaded = LoadedModel::load(&ModelDir(model_dir.clone()), Device::Cpu).unwrap();
     let mut vs = nn::VarStore::new(Device::Cpu);
     let bert = read_bert_config(&model_dir.join(BERT_CONFIG_FILE)).unwrap();
-    let tagger = Tagger::new(&vs.root(), &bert, 2, cfg.shape_dim);
+    let tagger = Tagger::new(&vs.root(), &bert, 2, cfg.shape_dim, 0);
     vs.load(out.join("checkpoint").join(WEIGHTS_FILE)).unwrap();
     let encoder = PieceEncoder::from_file(&model_dir.join(TOKENIZER_FILE)).unwrap();
     let examples = load_examples(&cfg, &encoder).unwrap();
-    let (ids, mask, shapes, _) = batch_tensors(&examples, &[0, 1, 2], 2, &encoder);
+    let b = batch_tensors(&examples, &[0, 1, 2], 2, &encoder, None);
+    let (ids, mask, shapes) = (&b.ids, &b.mask, &b.shapes);
     let a = loaded
         .tagger
-        .forward_t(&ids, &mask, &shapes, false)
+        .forward_t(ids, mask, shapes, None, false)
         .unwrap();
-    let b = tagger.forward_t(&ids, &mask, &shapes, false).unwrap();
+    let b = tagger.forward_t(ids, mask, shapes, None, false).unwrap();
     assert_eq!(a.size(), vec![3, ids.size()[1], 2, 3]);
     assert!(a.equal(&b), "logits differ after save/load");
 
@@ -153,17 +158,70 @@ fn fp16_weights_load_as_fp32() {
     // And its logits are close to the fp32 checkpoint's.
     let mut vs = nn::VarStore::new(Device::Cpu);
     let bert = read_bert_config(&model_dir.join(BERT_CONFIG_FILE)).unwrap();
-    let tagger = Tagger::new(&vs.root(), &bert, 2, cfg.shape_dim);
+    let tagger = Tagger::new(&vs.root(), &bert, 2, cfg.shape_dim, 0);
     vs.load(tmp.path().join("run/checkpoint").join(WEIGHTS_FILE))
         .unwrap();
     let encoder = PieceEncoder::from_file(&model_dir.join(TOKENIZER_FILE)).unwrap();
     let examples = load_examples(&cfg, &encoder).unwrap();
-    let (ids, mask, shapes, _) = batch_tensors(&examples, &[0, 1], 2, &encoder);
+    let b = batch_tensors(&examples, &[0, 1], 2, &encoder, None);
+    let (ids, mask, shapes) = (&b.ids, &b.mask, &b.shapes);
     let a = loaded
         .tagger
-        .forward_t(&ids, &mask, &shapes, false)
+        .forward_t(ids, mask, shapes, None, false)
         .unwrap();
-    let b = tagger.forward_t(&ids, &mask, &shapes, false).unwrap();
+    let b = tagger.forward_t(ids, mask, shapes, None, false).unwrap();
     let diff = (a - b).abs().max().double_value(&[]);
     assert!(diff < 0.05, "fp16 round trip moved logits by {diff}");
+}
+
+#[test]
+fn lexicon_features_train_and_warm_start_from_a_model_without_them() {
+    let _rng = torch_rng();
+    let tmp = tempfile::tempdir().unwrap();
+    write_random_base_encoder(tmp.path(), 5).unwrap();
+    // A model without lexicon features…
+    let plain = biotable::train::run(&config(tmp.path(), &tmp.path().join("plain"), 2)).unwrap();
+    // …seeds one with them: every tensor copied, the head widened with zero columns, so the
+    // two give identical logits before any step.
+    let mut cfg = config(tmp.path(), &tmp.path().join("lex"), 2);
+    cfg.lexicon_dim = 4;
+    cfg.lexicon_dropout = 0.3;
+    cfg.case_variants = 0.5;
+    cfg.warm_start = Some(plain.clone());
+    tch::manual_seed(0);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let bert = read_bert_config(&plain.join(BERT_CONFIG_FILE)).unwrap();
+    let widened = Tagger::new(&vs.root(), &bert, 2, cfg.shape_dim, cfg.lexicon_dim);
+    let (copied, grown) =
+        biotable::ner::model::load_warm_start(&vs, &plain.join(WEIGHTS_FILE)).unwrap();
+    assert_eq!(grown, 1, "only the head's weight is widened");
+    assert!(copied > 10);
+    let source = LoadedModel::load(&ModelDir(plain.clone()), Device::Cpu).unwrap();
+    let encoder = PieceEncoder::from_file(&plain.join(TOKENIZER_FILE))
+        .unwrap()
+        .with_lexicon(biotable::ner::lexfeat::LexiconMatcher::bundled());
+    let examples = load_examples(&cfg, &encoder).unwrap();
+    assert!(
+        examples
+            .iter()
+            .any(|e| e.pieces.lex.iter().any(|f| f[0] != 0)),
+        "disease names in the fixture corpus light up the disease feature"
+    );
+    let b = batch_tensors(&examples, &[0, 1], 2, &encoder, None);
+    let a = source
+        .tagger
+        .forward_t(&b.ids, &b.mask, &b.shapes, None, false)
+        .unwrap();
+    let c = widened
+        .forward_t(&b.ids, &b.mask, &b.shapes, b.lex.as_ref(), false)
+        .unwrap();
+    let diff = (a - c).abs().max().double_value(&[]);
+    assert!(diff < 1e-5, "warm start changed logits by {diff}");
+    // Case variants add examples; a run with lexicon features trains and loads back.
+    let plain_examples =
+        load_examples(&config(tmp.path(), &tmp.path().join("x"), 1), &encoder).unwrap();
+    assert!(examples.len() > plain_examples.len());
+    let dir = biotable::train::run(&cfg).unwrap();
+    let loaded = LoadedModel::load(&ModelDir(dir), Device::Cpu).unwrap();
+    assert_eq!(loaded.config.lexicon_dim, 4);
 }

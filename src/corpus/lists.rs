@@ -222,6 +222,7 @@ pub fn sentences(data_dir: &Path, n: usize, seed: u64) -> Result<Vec<Sentence>> 
             text,
             entities,
             ignored: Vec::new(),
+            masked: Vec::new(),
         });
     }
     Ok(out)

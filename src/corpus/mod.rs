@@ -12,6 +12,8 @@ use anyhow::{bail, Context, Result};
 
 use crate::types::{EntityLabel, Span};
 
+pub mod casing;
+pub mod formal;
 pub mod lists;
 
 /// What a corpus tag becomes.
@@ -35,6 +37,12 @@ pub enum Format {
     /// Sentences generated from the ROR and SEC name lists (see [`lists`]); the split's
     /// "file" is the number of sentences.
     NameLists,
+    /// The six corpora of `formal-orgs/`, split by document (see [`formal`]).
+    FormalOrgs,
+    /// PubTator abstracts (`PMID|t|`, `PMID|a|`, then mention lines with character offsets):
+    /// each abstract is one [`Sentence`] holding the whole document (title, space, abstract),
+    /// for document-level evaluation.
+    PubTator,
 }
 
 /// A corpus: where its splits live and what its tags mean.
@@ -144,6 +152,43 @@ pub const CORPORA: &[CorpusSpec] = &[
         holdout: Some(0.1),
     },
     CorpusSpec {
+        name: "formal-orgs",
+        format: Format::FormalOrgs,
+        splits: &[("train", &[]), ("dev", &[]), ("test", &[])],
+        map: &[
+            ("ORGANIZATION", Label(Organization)),
+            ("COMPANY", Label(Company)),
+        ],
+        holdout: None,
+    },
+    CorpusSpec {
+        name: "ncbi-disease-docs",
+        format: Format::PubTator,
+        splits: &[
+            ("train", &["ncbi-disease/original/NCBItrainset_corpus.txt"]),
+            ("dev", &["ncbi-disease/original/NCBIdevelopset_corpus.txt"]),
+            ("test", &["ncbi-disease/original/NCBItestset_corpus.txt"]),
+        ],
+        map: &[
+            ("SpecificDisease", Label(Disease)),
+            ("DiseaseClass", Label(Disease)),
+            ("Modifier", Label(Disease)),
+            ("CompositeMention", Label(Disease)),
+        ],
+        holdout: None,
+    },
+    CorpusSpec {
+        name: "bc5cdr-docs",
+        format: Format::PubTator,
+        splits: &[
+            ("train", &["bc5cdr/original/CDR_TrainingSet.PubTator.txt"]),
+            ("dev", &["bc5cdr/original/CDR_DevelopmentSet.PubTator.txt"]),
+            ("test", &["bc5cdr/original/CDR_TestSet.PubTator.txt"]),
+        ],
+        map: &[("Disease", Label(Disease)), ("Chemical", Label(Chemical))],
+        holdout: None,
+    },
+    CorpusSpec {
         name: "org-lists",
         format: Format::NameLists,
         splits: &[("train", &["4000"]), ("test", &["600"])],
@@ -194,10 +239,20 @@ impl CorpusSpec {
             .map(|(_, f)| *f)
             .with_context(|| format!("corpus {} has no {split} split", self.name))?;
         let mut out = Vec::new();
-        if let Format::NameLists = self.format {
-            let n: usize = files[0].parse().expect("sentence count");
-            // Different seeds per split, so test names and templates are drawn afresh.
-            return lists::sentences(data_dir, n, stable_hash(split));
+        match self.format {
+            Format::NameLists => {
+                let n: usize = files[0].parse().expect("sentence count");
+                // Different seeds per split, so test names and templates are drawn afresh.
+                return lists::sentences(data_dir, n, stable_hash(split));
+            }
+            Format::FormalOrgs => return formal::load(data_dir, split),
+            Format::PubTator => {
+                for f in files {
+                    out.extend(self.read_pubtator(&data_dir.join(f))?);
+                }
+                return Ok(out);
+            }
+            Format::Conll | Format::MultiConer => {}
         }
         for f in files {
             let path = data_dir.join(f);
@@ -237,7 +292,9 @@ impl CorpusSpec {
             let fields: Vec<&str> = match self.format {
                 Format::Conll => line.split('\t').collect(),
                 Format::MultiConer => line.split(' ').collect(),
-                Format::NameLists => unreachable!("generated, not read"),
+                Format::NameLists | Format::FormalOrgs | Format::PubTator => {
+                    unreachable!("read elsewhere")
+                }
             };
             if fields.len() < 2 || fields[0].trim().is_empty() {
                 bail!(
@@ -253,6 +310,66 @@ impl CorpusSpec {
             sentences.push(self.sentence(tokens, tags));
         }
         Ok(sentences)
+    }
+
+    /// PubTator documents: title + " " + abstract, mentions at character offsets.
+    fn read_pubtator(&self, path: &Path) -> Result<Vec<Sentence>> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot open {} (training and evaluation read the corpora in ../shared/data; pass --data DIR to point elsewhere)",
+                path.display()
+            )
+        })?;
+        let mut out = Vec::new();
+        for block in text.split("\n\n") {
+            let mut title = "";
+            let mut abstract_ = "";
+            let mut mentions: Vec<(usize, usize, &str)> = Vec::new();
+            for line in block.lines() {
+                if let Some((_, t)) = line.split_once("|t|") {
+                    title = t;
+                } else if let Some((_, a)) = line.split_once("|a|") {
+                    abstract_ = a;
+                } else {
+                    let f: Vec<&str> = line.split('\t').collect();
+                    if f.len() >= 5 {
+                        if let (Ok(a), Ok(b)) = (f[1].parse(), f[2].parse()) {
+                            mentions.push((a, b, f[4]));
+                        }
+                    }
+                }
+            }
+            if title.is_empty() && abstract_.is_empty() {
+                continue;
+            }
+            let doc = format!("{title} {abstract_}");
+            let starts: Vec<usize> = doc
+                .char_indices()
+                .map(|(b, _)| b)
+                .chain(std::iter::once(doc.len()))
+                .collect();
+            let bytes = |c: usize| starts[c.min(starts.len() - 1)];
+            let mut entities = Vec::new();
+            let mut ignored = Vec::new();
+            for (a, b, kind) in mentions {
+                let span = Span::new(bytes(a), bytes(b));
+                match self.target(kind) {
+                    Some(Label(l)) => entities.push((span, l)),
+                    Some(_) => ignored.push(span),
+                    None => {}
+                }
+            }
+            entities.sort_by_key(|(s, l)| (s.start, s.end, *l));
+            entities.dedup();
+            out.push(Sentence {
+                tokens: doc.split_whitespace().map(String::from).collect(),
+                text: doc,
+                entities,
+                ignored,
+                masked: Vec::new(),
+            });
+        }
+        Ok(out)
     }
 
     /// Build a sentence: tokens joined by single spaces, gold spans in that text (bytes).
@@ -297,6 +414,7 @@ impl CorpusSpec {
             tokens,
             entities,
             ignored,
+            masked: Vec::new(),
         }
     }
 }
@@ -329,6 +447,9 @@ pub struct Sentence {
     pub entities: Vec<(Span, EntityLabel)>,
     /// Spans whose tokens are left out of the loss.
     pub ignored: Vec<Span>,
+    /// Spans left out of the loss of one head only (a generic organization may be a company:
+    /// the COMPANY head is not taught either way there).
+    pub masked: Vec<(Span, EntityLabel)>,
 }
 
 /// The default data folder: `$BIOTABLE_DATA`, else `../shared/data` next to the repository.

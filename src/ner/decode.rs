@@ -5,6 +5,7 @@
 //! no "Am" + "##y" fragments. Each type is decoded on its own (per-type heads), then
 //! overlapping spans of different types are resolved by keeping the more confident one.
 
+use super::edges;
 use crate::ner::encode::Pieces;
 use crate::ner::model::{NUM_TAGS, TAG_B, TAG_I, TAG_O};
 use crate::types::Span;
@@ -38,6 +39,80 @@ fn is_separator(text: &str, start: usize, end: usize) -> bool {
             .all(|c| matches!(c, '-' | '\u{2013}' | '\u{2014}'))
 }
 
+/// How word tags become spans.
+#[derive(Debug, Clone)]
+pub struct DecodeOptions {
+    /// Constrained Viterbi per type (no I after O or at the start) instead of independent
+    /// per-word argmax with "a dangling I starts a span".
+    pub viterbi: bool,
+    /// Trim function words and dangling punctuation at span edges and a country after a comma
+    /// ([`edges::trim`]).
+    pub trim_edges: bool,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            viterbi: true,
+            trim_edges: true,
+        }
+    }
+}
+
+/// The best O/B/I path over words under the constraint that I follows B or I (or a
+/// separator); `emit[w]` are the word's (O, B, I) probabilities; separator words may only be O.
+fn viterbi(emit: &[[f32; 3]], separator: &[bool]) -> Vec<i64> {
+    const NEG: f32 = f32::NEG_INFINITY;
+    let n = emit.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let ln = |p: f32| p.max(1e-9).ln();
+    let score = |w: usize, s: usize| {
+        if separator[w] && s != TAG_O as usize {
+            NEG
+        } else {
+            ln(emit[w][s])
+        }
+    };
+    // I may not follow O, except after a separator (a dash between clauses): the model's I
+    // there continues the name it saw across the dash, which the separator cut; it starts a
+    // span of its own.
+    let allowed = |w: usize, prev: usize, cur: usize| {
+        !(cur == TAG_I as usize && prev == TAG_O as usize && !separator[w - 1])
+    };
+    let mut best = vec![[NEG; 3]; n];
+    let mut back = vec![[0u8; 3]; n];
+    for (s, cell) in best[0].iter_mut().enumerate() {
+        if s != TAG_I as usize {
+            *cell = score(0, s);
+        }
+    }
+    for w in 1..n {
+        let before = best[w - 1];
+        for cur in 0..3 {
+            let (mut top, mut arg) = (NEG, 0);
+            for (prev, &value) in before.iter().enumerate() {
+                if allowed(w, prev, cur) && value > top {
+                    top = value;
+                    arg = prev;
+                }
+            }
+            best[w][cur] = top + score(w, cur);
+            back[w][cur] = arg as u8;
+        }
+    }
+    let mut state = (0..3)
+        .max_by(|&a, &b| best[n - 1][a].total_cmp(&best[n - 1][b]).then(b.cmp(&a)))
+        .unwrap_or(0);
+    let mut tags = vec![TAG_O; n];
+    for w in (0..n).rev() {
+        tags[w] = state as i64;
+        state = back[w][state] as usize;
+    }
+    tags
+}
+
 /// `text`: the sentence the pieces were encoded from. `probs`: `[pieces, types, 3]`
 /// row-major, softmax over the last axis.
 pub fn decode_sentence(
@@ -45,6 +120,7 @@ pub fn decode_sentence(
     pieces: &Pieces,
     probs: &[f32],
     num_types: usize,
+    options: &DecodeOptions,
 ) -> Vec<RawSpan> {
     let tags = NUM_TAGS as usize;
     debug_assert_eq!(probs.len(), pieces.len() * num_types * tags);
@@ -67,52 +143,69 @@ pub fn decode_sentence(
             .all(|c| matches!(c, '-' | '\u{2013}' | '\u{2014}'));
         w.3 = dash && w.1 < w.2 && is_separator(text, w.1, w.2);
     }
+    let ranges: Vec<(usize, usize)> = words.iter().map(|w| (w.1, w.2)).collect();
+    let separator: Vec<bool> = words.iter().map(|w| w.3).collect();
     let mut found = Vec::new();
     for t in 0..num_types {
         let p = |piece: usize, tag: i64| probs[(piece * num_types + t) * tags + tag as usize];
-        let mut open: Option<(usize, usize, f32, usize)> = None; // start, end, score sum, words
-        for &(piece, ws, we, separator) in &words {
-            let (po, pb, pi) = (p(piece, TAG_O), p(piece, TAG_B), p(piece, TAG_I));
-            let tag = if separator || (po >= pb && po >= pi) {
-                TAG_O
-            } else if pb >= pi {
-                TAG_B
-            } else {
-                TAG_I
-            };
-            match (tag, open.as_mut()) {
-                (TAG_I, Some(o)) => {
-                    o.1 = we;
-                    o.2 += 1.0 - po;
-                    o.3 += 1;
-                }
+        let emit: Vec<[f32; 3]> = words
+            .iter()
+            .map(|&(piece, ..)| [p(piece, TAG_O), p(piece, TAG_B), p(piece, TAG_I)])
+            .collect();
+        let word_tags: Vec<i64> = if options.viterbi {
+            viterbi(&emit, &separator)
+        } else {
+            emit.iter()
+                .zip(&separator)
+                .map(|(&[po, pb, pi], &sep)| {
+                    if sep || (po >= pb && po >= pi) {
+                        TAG_O
+                    } else if pb >= pi {
+                        TAG_B
+                    } else {
+                        TAG_I
+                    }
+                })
+                .collect()
+        };
+        // Spans as word ranges: B (or an I with nothing open, as seqeval reads it) starts one.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut open: Option<usize> = None;
+        for (w, &tag) in word_tags.iter().enumerate() {
+            match (tag, open) {
+                (TAG_I, Some(_)) => {}
                 (TAG_O, _) => {
-                    if let Some(o) = open.take() {
-                        found.push(close(o, t));
+                    if let Some(a) = open.take() {
+                        spans.push((a, w - 1));
                     }
                 }
                 _ => {
-                    // B, or I without an open span (treated as B, as seqeval does).
-                    if let Some(o) = open.take() {
-                        found.push(close(o, t));
+                    if let Some(a) = open.take() {
+                        spans.push((a, w - 1));
                     }
-                    open = Some((ws, we, 1.0 - po, 1));
+                    open = Some(w);
                 }
             }
         }
-        if let Some(o) = open.take() {
-            found.push(close(o, t));
+        if let Some(a) = open {
+            spans.push((a, words.len() - 1));
+        }
+        for (a, b) in spans {
+            let kept = if options.trim_edges {
+                edges::trim(text, &ranges, a, b)
+            } else {
+                Some((a, b))
+            };
+            let Some((a, b)) = kept else { continue };
+            let sum: f32 = emit[a..=b].iter().map(|e| 1.0 - e[0]).sum();
+            found.push(RawSpan {
+                span: Span::new(words[a].1, words[b].2),
+                type_index: t,
+                score: sum / (b - a + 1) as f32,
+            });
         }
     }
     resolve_overlaps(found)
-}
-
-fn close(o: (usize, usize, f32, usize), type_index: usize) -> RawSpan {
-    RawSpan {
-        span: Span::new(o.0, o.1),
-        type_index,
-        score: o.2 / o.3 as f32,
-    }
 }
 
 /// Keep the most confident of overlapping spans (longer wins ties, then earlier, then type
@@ -158,6 +251,7 @@ mod tests {
             offsets: vec![(0, 5), (6, 13), (14, 18), (18, 22)],
             words: vec![0, 1, 2, 2],
             shapes: vec![2, 2, 2, 3],
+            lex: Vec::new(),
         }
     }
 
@@ -183,7 +277,7 @@ mod tests {
             [TAG_I, TAG_O],
             [TAG_O, TAG_O],
         ]);
-        let spans = decode_sentence(TEXT, &pieces(), &p, 2);
+        let spans = decode_sentence(TEXT, &pieces(), &p, 2, &DecodeOptions::default());
         assert_eq!(spans.len(), 1);
         assert_eq!(spans[0].span, Span::new(0, 22));
         assert_eq!(spans[0].type_index, 0);
@@ -191,14 +285,18 @@ mod tests {
     }
 
     #[test]
-    fn dangling_i_starts_a_span_and_b_splits() {
+    fn argmax_dangling_i_starts_a_span_and_b_splits() {
         let p = probs(&[
             [TAG_I, TAG_O],
             [TAG_B, TAG_O],
             [TAG_O, TAG_B],
             [TAG_O, TAG_I],
         ]);
-        let spans = decode_sentence(TEXT, &pieces(), &p, 2);
+        let argmax = DecodeOptions {
+            viterbi: false,
+            trim_edges: true,
+        };
+        let spans = decode_sentence(TEXT, &pieces(), &p, 2, &argmax);
         let got: Vec<_> = spans.iter().map(|s| (s.span, s.type_index)).collect();
         assert_eq!(
             got,
@@ -211,6 +309,32 @@ mod tests {
     }
 
     #[test]
+    fn viterbi_never_starts_with_i_and_keeps_the_whole_name() {
+        // One type. Word 0 leans O (0.6 vs B 0.35), word 1 is clearly I: argmax reads "O I"
+        // and starts a fragment at word 1; the best path that obeys the constraints is "B I".
+        let p = vec![
+            0.6, 0.35, 0.05, // acute
+            0.2, 0.1, 0.7, // myeloid
+            0.9, 0.05, 0.05, // leuk
+            0.9, 0.05, 0.05, // ##emia
+        ];
+        let spans = |viterbi| {
+            let o = DecodeOptions {
+                viterbi,
+                trim_edges: false,
+            };
+            decode_sentence(TEXT, &pieces(), &p, 1, &o)
+                .iter()
+                .map(|s| s.span)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spans(false), vec![Span::new(6, 13)]);
+        assert_eq!(spans(true), vec![Span::new(0, 13)]);
+        assert_eq!(viterbi(&[[0.1, 0.15, 0.75]], &[false]), vec![TAG_B]);
+        assert_eq!(viterbi(&[[0.1, 0.8, 0.1]], &[true]), vec![TAG_O]);
+    }
+
+    #[test]
     fn spaced_dashes_split_spans() {
         let text = "SAN DIEGO -- Calidi";
         let pieces = Pieces {
@@ -218,6 +342,7 @@ mod tests {
             offsets: vec![(0, 3), (4, 9), (10, 11), (11, 12), (13, 19)],
             words: vec![0, 1, 2, 3, 4],
             shapes: vec![0; 5],
+            lex: Vec::new(),
         };
         // The model tags all five words as one entity of type 0.
         let p = probs(&[
@@ -227,7 +352,7 @@ mod tests {
             [TAG_I, TAG_O],
             [TAG_I, TAG_O],
         ]);
-        let got: Vec<Span> = decode_sentence(text, &pieces, &p, 2)
+        let got: Vec<Span> = decode_sentence(text, &pieces, &p, 2, &DecodeOptions::default())
             .iter()
             .map(|s| s.span)
             .collect();

@@ -10,6 +10,8 @@ use std::path::Path;
 use anyhow::{anyhow, Context, Result};
 use tokenizers::Tokenizer;
 
+use super::lexfeat::{LexFeatures, LexiconMatcher};
+
 /// Number of distinct shape ids (0 is reserved for [CLS]/[SEP]/padding).
 pub const NUM_SHAPES: i64 = 24;
 
@@ -23,6 +25,9 @@ pub struct Pieces {
     pub words: Vec<u32>,
     /// Word-shape id of each piece (see [`piece_shape`]).
     pub shapes: Vec<u8>,
+    /// Lexicon features of each piece (see [`super::lexfeat`]); empty when the encoder has no
+    /// lexicon (models without lexicon features).
+    pub lex: Vec<LexFeatures>,
 }
 
 impl Pieces {
@@ -38,6 +43,7 @@ impl Pieces {
 /// Thread-safe word-piece encoder around a `tokenizers` tokenizer.
 pub struct PieceEncoder {
     tokenizer: Tokenizer,
+    lexicon: Option<&'static LexiconMatcher>,
     pub cls_id: u32,
     pub sep_id: u32,
     pub pad_id: u32,
@@ -67,7 +73,18 @@ impl PieceEncoder {
             sep_id: id("[SEP]")?,
             pad_id: id("[PAD]")?,
             tokenizer,
+            lexicon: None,
         })
+    }
+
+    /// Also compute lexicon features for every piece (models trained with them).
+    pub fn with_lexicon(mut self, lexicon: &'static LexiconMatcher) -> Self {
+        self.lexicon = Some(lexicon);
+        self
+    }
+
+    pub fn has_lexicon(&self) -> bool {
+        self.lexicon.is_some()
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -85,7 +102,11 @@ impl PieceEncoder {
             offsets: enc.get_offsets().to_vec(),
             words: enc.get_word_ids().iter().map(|w| w.unwrap_or(0)).collect(),
             shapes: Vec::with_capacity(enc.len()),
+            lex: Vec::new(),
         };
+        if let Some(lexicon) = self.lexicon {
+            pieces.lex = lexicon.piece_features(text, &pieces.offsets);
+        }
         // Word extents, for the shape of the whole word.
         let mut i = 0;
         while i < pieces.len() {

@@ -9,11 +9,15 @@
 //! - The model sits behind [`TokenClassifier`], so decoding and batching are testable without
 //!   libtorch and other backends can be added.
 
+pub mod consistency;
 pub mod decode;
+pub mod edges;
 pub mod encode;
+pub mod lexfeat;
 pub mod model;
 pub mod testing;
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::sync::Mutex;
 
@@ -23,6 +27,7 @@ use tch::{Device, Kind, Tensor};
 
 use self::encode::{PieceEncoder, Pieces};
 use self::model::{LoadedModel, ModelConfig, ModelDir, NUM_TAGS, TOKENIZER_FILE};
+use crate::hygiene;
 use crate::segment::split_sentences;
 use crate::types::{CharIndex, Document, EntityLabel, Mention, Span};
 
@@ -32,28 +37,53 @@ pub struct PieceBatch {
     pub ids: Vec<i64>,
     pub mask: Vec<i64>,
     pub shapes: Vec<i64>,
+    /// Lexicon feature ids `[rows, len, LEX_CATEGORIES]` (see [`lexfeat::feature_ids`]);
+    /// empty when the pieces carry no lexicon features.
+    pub lex: Vec<i64>,
     pub rows: usize,
     pub len: usize,
 }
 
 impl PieceBatch {
-    /// Build a batch from windows given as piece slices of their sentences.
+    /// Build a batch from windows given as piece slices of their sentences. Inference and
+    /// training both build their batches here.
     pub fn new(encoder: &PieceEncoder, windows: &[(&Pieces, usize, usize)]) -> Self {
         let len = windows.iter().map(|(_, a, b)| b - a).max().unwrap_or(0) + 2;
         let rows = windows.len();
+        let with_lex = encoder.has_lexicon();
+        let none: lexfeat::LexFeatures = [lexfeat::LEX_NONE; lexfeat::LEX_CATEGORIES];
+        let k = lexfeat::LEX_CATEGORIES;
         let mut batch = PieceBatch {
             ids: vec![encoder.pad_id as i64; rows * len],
             mask: vec![0; rows * len],
             shapes: vec![0; rows * len],
+            lex: if with_lex {
+                (0..rows * len)
+                    .flat_map(|_| lexfeat::feature_ids(&none).collect::<Vec<_>>())
+                    .collect()
+            } else {
+                Vec::new()
+            },
             rows,
             len,
         };
         for (r, (pieces, a, b)) in windows.iter().enumerate() {
             let row = r * len;
             batch.ids[row] = encoder.cls_id as i64;
-            for (k, j) in (*a..*b).enumerate() {
-                batch.ids[row + 1 + k] = pieces.ids[j] as i64;
-                batch.shapes[row + 1 + k] = pieces.shapes[j] as i64;
+            for (k_, j) in (*a..*b).enumerate() {
+                batch.ids[row + 1 + k_] = pieces.ids[j] as i64;
+                batch.shapes[row + 1 + k_] = pieces.shapes[j] as i64;
+                if with_lex {
+                    if let Some(f) = pieces.lex.get(j) {
+                        let at = (row + 1 + k_) * k;
+                        for (slot, id) in batch.lex[at..at + k]
+                            .iter_mut()
+                            .zip(lexfeat::feature_ids(f))
+                        {
+                            *slot = id;
+                        }
+                    }
+                }
             }
             batch.ids[row + 1 + (b - a)] = encoder.sep_id as i64;
             for m in &mut batch.mask[row..row + 2 + (b - a)] {
@@ -92,10 +122,27 @@ impl TokenClassifier for TchClassifier {
         let device = self.model.vs.device();
         let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
         let probs = tch::no_grad(|| -> Result<Tensor> {
+            // A model with lexicon features run without them (an ablation) sees "no name"
+            // everywhere.
+            let lex = if !batch.lex.is_empty() {
+                Some(Tensor::from_slice(&batch.lex).view([batch.rows as i64, batch.len as i64, -1]))
+            } else if self.model.config.lexicon_dim > 0 {
+                let none: Vec<i64> =
+                    lexfeat::feature_ids(&[lexfeat::LEX_NONE; lexfeat::LEX_CATEGORIES]).collect();
+                Some(Tensor::from_slice(&none).view([1, 1, -1]).repeat([
+                    batch.rows as i64,
+                    batch.len as i64,
+                    1,
+                ]))
+            } else {
+                None
+            }
+            .map(|t| t.to_device(device));
             let logits = self.model.tagger.forward_t(
                 &t(&batch.ids),
                 &t(&batch.mask),
                 &t(&batch.shapes),
+                lex.as_ref(),
                 false,
             )?;
             Ok(logits.softmax(-1, Kind::Float))
@@ -133,6 +180,16 @@ pub struct NerOptions {
     pub batch_tokens: usize,
     /// Sentence text encoded, classified and decoded at a time (see [`NerEngine::annotate`]).
     pub wave_bytes: usize,
+    /// How word tags become spans (see [`decode::DecodeOptions`]).
+    pub decode: decode::DecodeOptions,
+    /// Blank markup, URLs, addresses, phone numbers and boilerplate first ([`hygiene`]).
+    pub hygiene: bool,
+    /// Give a name the label most of its occurrences in the document have
+    /// ([`consistency`]).
+    pub doc_consistency: bool,
+    /// Compute lexicon features for models that have them (off: an ablation, every piece
+    /// reads "no name").
+    pub lexicon_features: bool,
 }
 
 impl Default for NerOptions {
@@ -140,6 +197,10 @@ impl Default for NerOptions {
         NerOptions {
             batch_tokens: 4096,
             wave_bytes: 1 << 20,
+            decode: decode::DecodeOptions::default(),
+            hygiene: true,
+            doc_consistency: true,
+            lexicon_features: true,
         }
     }
 }
@@ -158,7 +219,10 @@ impl NerEngine {
     /// Load a model folder with the tch backend on the CPU.
     pub fn load(dir: &ModelDir, options: NerOptions) -> Result<Self> {
         let model = LoadedModel::load(dir, Device::Cpu)?;
-        let encoder = PieceEncoder::from_file(&dir.file(TOKENIZER_FILE))?;
+        let mut encoder = PieceEncoder::from_file(&dir.file(TOKENIZER_FILE))?;
+        if model.config.lexicon_dim > 0 && options.lexicon_features {
+            encoder = encoder.with_lexicon(lexfeat::LexiconMatcher::bundled());
+        }
         let config = model.config.clone();
         Ok(Self::new(
             encoder,
@@ -198,7 +262,19 @@ impl NerEngine {
     /// documents is one wave), so a huge document never holds all its word pieces and
     /// probabilities at once.
     pub fn annotate(&self, docs: &[Document]) -> Result<Vec<DocAnnotation>> {
-        let spans: Vec<Vec<Span>> = docs.par_iter().map(|d| split_sentences(&d.text)).collect();
+        // What the model reads: the text with markup and boilerplate blanked, byte for byte
+        // aligned with the original (mention text and offsets come from the original).
+        let texts: Vec<Cow<str>> = docs
+            .par_iter()
+            .map(|d| {
+                if self.options.hygiene {
+                    hygiene::mask(&d.text)
+                } else {
+                    Cow::Borrowed(d.text.as_str())
+                }
+            })
+            .collect();
+        let spans: Vec<Vec<Span>> = texts.par_iter().map(|t| split_sentences(t)).collect();
         let chars: Vec<CharIndex> = docs.par_iter().map(|d| CharIndex::new(&d.text)).collect();
         let mut out: Vec<DocAnnotation> = docs
             .par_iter()
@@ -214,14 +290,19 @@ impl NerEngine {
                 wave.push((d, span));
                 bytes += span.len();
                 if bytes >= self.options.wave_bytes {
-                    self.run_wave(docs, &chars, &wave, &mut out)?;
+                    self.run_wave(docs, &texts, &chars, &wave, &mut out)?;
                     wave.clear();
                     bytes = 0;
                 }
             }
         }
         if !wave.is_empty() {
-            self.run_wave(docs, &chars, &wave, &mut out)?;
+            self.run_wave(docs, &texts, &chars, &wave, &mut out)?;
+        }
+        if self.options.doc_consistency {
+            out.par_iter_mut().enumerate().for_each(|(d, ann)| {
+                consistency::apply(&docs[d].text, &texts[d], &chars[d], ann);
+            });
         }
         Ok(out)
     }
@@ -231,6 +312,7 @@ impl NerEngine {
     fn run_wave(
         &self,
         docs: &[Document],
+        texts: &[Cow<str>],
         chars: &[CharIndex],
         wave: &[(usize, Span)],
         out: &mut [DocAnnotation],
@@ -240,7 +322,7 @@ impl NerEngine {
         let work: Vec<SentenceWork> = wave
             .par_iter()
             .map(|&(d, span)| {
-                let pieces = encoder.encode(&docs[d].text[span.start..span.end])?;
+                let pieces = encoder.encode(&texts[d][span.start..span.end])?;
                 // A sentence of nothing the tokenizer keeps (control characters) gets no window.
                 let windows = if pieces.is_empty() {
                     Vec::new()
@@ -318,25 +400,32 @@ impl NerEngine {
                     return Vec::new();
                 }
                 let text = &docs[d].text;
+                let read = &texts[d];
                 let merged = stitch(
                     &sw.pieces,
                     &sw.windows,
                     &probs[w..w + sw.windows.len()],
                     row_width,
                 );
-                let sentence_text = &text[sw.span.start..sw.span.end];
-                decode::decode_sentence(sentence_text, &sw.pieces, &merged, num_types)
-                    .into_iter()
-                    .map(|raw| {
-                        let bytes = raw.span.shift(sw.span.start);
-                        Mention {
-                            span: chars[d].span(bytes),
-                            text: text[bytes.start..bytes.end].to_string(),
-                            label: labels[raw.type_index],
-                            score: raw.score,
-                        }
-                    })
-                    .collect()
+                let sentence_text = &read[sw.span.start..sw.span.end];
+                decode::decode_sentence(
+                    sentence_text,
+                    &sw.pieces,
+                    &merged,
+                    num_types,
+                    &self.options.decode,
+                )
+                .into_iter()
+                .map(|raw| {
+                    let bytes = raw.span.shift(sw.span.start);
+                    Mention {
+                        span: chars[d].span(bytes),
+                        text: text[bytes.start..bytes.end].to_string(),
+                        label: labels[raw.type_index],
+                        score: raw.score,
+                    }
+                })
+                .collect()
             })
             .collect();
 
@@ -432,6 +521,7 @@ mod tests {
             name: "mock".into(),
             labels: vec![EntityLabel::Disease],
             shape_dim: 0,
+            lexicon_dim: 0,
             max_len: 16,
             description: String::new(),
         };
@@ -502,6 +592,7 @@ mod tests {
             offsets: vec![(0, 0); 10],
             words: (0..10).collect(),
             shapes: vec![0; 10],
+            lex: Vec::new(),
         };
         let windows = window_ranges(10, 8); // (0,8), (6,10)
         assert_eq!(windows, vec![(0, 8), (6, 10)]);

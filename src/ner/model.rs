@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
 use super::encode::NUM_SHAPES;
+use super::lexfeat::{LEX_CATEGORIES, LEX_STATES};
 use crate::types::EntityLabel;
 
 pub const MODEL_CONFIG_FILE: &str = "biotable.json";
@@ -45,6 +46,9 @@ pub struct ModelConfig {
     pub shape_dim: i64,
     /// Longest window the model sees, in word pieces, [CLS] and [SEP] included.
     pub max_len: usize,
+    /// Width of the lexicon-feature embedding (0: the model has no lexicon features).
+    #[serde(default)]
+    pub lexicon_dim: i64,
     /// Free text: how the model was made.
     #[serde(default)]
     pub description: String,
@@ -101,13 +105,21 @@ pub fn read_bert_config(path: &Path) -> Result<BertConfig> {
 pub struct Tagger {
     bert: BertModel<BertEmbeddings>,
     shape_embedding: nn::Embedding,
+    /// Lexicon features: one row per (category, state), summed over categories.
+    lex_embedding: Option<nn::Embedding>,
     head: nn::Linear,
     dropout: f64,
     num_types: i64,
 }
 
 impl Tagger {
-    pub fn new(p: &nn::Path, bert: &BertConfig, num_types: usize, shape_dim: i64) -> Self {
+    pub fn new(
+        p: &nn::Path,
+        bert: &BertConfig,
+        num_types: usize,
+        shape_dim: i64,
+        lexicon_dim: i64,
+    ) -> Self {
         let hidden = bert.hidden_size;
         let bert_model =
             BertModel::<BertEmbeddings>::new_with_optional_pooler(p / "bert", bert, false);
@@ -123,10 +135,24 @@ impl Tagger {
                 ..Default::default()
             },
         );
+        let lex_embedding = (lexicon_dim > 0).then(|| {
+            nn::embedding(
+                p / "lex_embedding",
+                (LEX_CATEGORIES * LEX_STATES) as i64,
+                lexicon_dim,
+                nn::EmbeddingConfig {
+                    ws_init: nn::Init::Randn {
+                        mean: 0.,
+                        stdev: 0.02,
+                    },
+                    ..Default::default()
+                },
+            )
+        });
         let num_types = num_types as i64;
         let head = nn::linear(
             p / "head",
-            hidden + shape_dim,
+            hidden + shape_dim + lexicon_dim,
             num_types * NUM_TAGS,
             nn::LinearConfig {
                 ws_init: nn::Init::Randn {
@@ -140,18 +166,21 @@ impl Tagger {
         Tagger {
             bert: bert_model,
             shape_embedding,
+            lex_embedding,
             head,
             dropout: bert.hidden_dropout_prob,
             num_types,
         }
     }
 
-    /// `ids`, `mask`, `shapes`: `[batch, len]` int64. Returns logits `[batch, len, types, 3]`.
+    /// `ids`, `mask`, `shapes`: `[batch, len]` int64; `lex`: `[batch, len, categories]` int64
+    /// (required when the model has lexicon features). Returns logits `[batch, len, types, 3]`.
     pub fn forward_t(
         &self,
         ids: &Tensor,
         mask: &Tensor,
         shapes: &Tensor,
+        lex: Option<&Tensor>,
         train: bool,
     ) -> Result<Tensor> {
         let out = self
@@ -159,7 +188,12 @@ impl Tagger {
             .forward_t(Some(ids), Some(mask), None, None, None, None, None, train)
             .map_err(|e| anyhow::anyhow!("encoder forward failed: {e}"))?;
         let shape = shapes.apply(&self.shape_embedding);
-        let features = Tensor::cat(&[out.hidden_state, shape], -1).dropout(self.dropout, train);
+        let mut parts = vec![out.hidden_state, shape];
+        if let Some(emb) = &self.lex_embedding {
+            let lex = lex.context("this model needs lexicon features")?;
+            parts.push(lex.apply(emb).sum_dim_intlist(2, false, Kind::Float));
+        }
+        let features = Tensor::cat(&parts, -1).dropout(self.dropout, train);
         let logits = features.apply(&self.head);
         let (b, l) = ids.size2()?;
         Ok(logits.view([b, l, self.num_types, NUM_TAGS]))
@@ -229,6 +263,43 @@ pub fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Start from another model's weights where the shapes allow: every tensor of the same name
+/// and shape is copied; a head with fewer input columns (a model without lexicon features)
+/// fills the first columns and the new ones start at zero, so the new features begin with no
+/// effect. Returns (copied, widened) counts.
+pub fn load_warm_start(vs: &nn::VarStore, path: &Path) -> Result<(usize, usize)> {
+    let source: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .into_iter()
+        .collect();
+    let (mut copied, mut widened) = (0, 0);
+    tch::no_grad(|| -> Result<()> {
+        for (name, mut var) in vs.variables() {
+            let Some(src) = source.get(&name) else {
+                continue;
+            };
+            let src = src.to_kind(var.kind());
+            let (have, want) = (src.size(), var.size());
+            if have == want {
+                var.copy_(&src);
+                copied += 1;
+            } else if have.len() == 2 && want.len() == 2 && have[0] == want[0] && have[1] < want[1]
+            {
+                let _ = var.zero_();
+                var.narrow(1, 0, have[1]).copy_(&src);
+                widened += 1;
+            } else {
+                bail!(
+                    "{name}: shape {have:?} in {}, model expects {want:?}",
+                    path.display()
+                );
+            }
+        }
+        Ok(())
+    })?;
+    Ok((copied, widened))
+}
+
 /// A model loaded for inference (or further training).
 pub struct LoadedModel {
     pub vs: nn::VarStore,
@@ -242,7 +313,13 @@ impl LoadedModel {
         let config = dir.read_config()?;
         let bert = dir.read_bert_config()?;
         let mut vs = nn::VarStore::new(device);
-        let tagger = Tagger::new(&vs.root(), &bert, config.labels.len(), config.shape_dim);
+        let tagger = Tagger::new(
+            &vs.root(),
+            &bert,
+            config.labels.len(),
+            config.shape_dim,
+            config.lexicon_dim,
+        );
         load_weights(&mut vs, &dir.file(WEIGHTS_FILE))?;
         Ok(LoadedModel { vs, tagger, config })
     }

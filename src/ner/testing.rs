@@ -102,6 +102,7 @@ pub fn write_random_model(dir: &Path, labels: &[EntityLabel], seed: i64) -> Resu
         labels: labels.to_vec(),
         shape_dim: 8,
         max_len: 32,
+        lexicon_dim: 0,
         description: "randomly initialised test model; predictions are noise".into(),
     };
     fs::write(
@@ -110,7 +111,7 @@ pub fn write_random_model(dir: &Path, labels: &[EntityLabel], seed: i64) -> Resu
     )?;
     tch::manual_seed(seed);
     let vs = nn::VarStore::new(tch::Device::Cpu);
-    let _tagger = Tagger::new(&vs.root(), &bert, labels.len(), config.shape_dim);
+    let _tagger = Tagger::new(&vs.root(), &bert, labels.len(), config.shape_dim, 0);
     save_weights(&vs, &dir.join(WEIGHTS_FILE), false)
 }
 

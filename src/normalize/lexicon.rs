@@ -191,6 +191,10 @@ struct Index {
 /// Concepts and their name indexes.
 pub struct Lexicon {
     concepts: Vec<Concept>,
+    /// Every name and synonym as written (disease and cell names) or as its company or
+    /// organization key (SEC names are upper case with state tags), with its domain: the
+    /// patterns of the tagger's lexicon features (`ner::lexfeat`).
+    surface_names: Vec<(Domain, Box<str>)>,
     indexes: [Index; 4],
     tickers: HashMap<String, u32>,
 }
@@ -225,6 +229,7 @@ impl Lexicon {
     pub fn from_reader(r: impl BufRead) -> Result<Self> {
         let mut lex = Lexicon {
             concepts: Vec::new(),
+            surface_names: Vec::new(),
             indexes: Default::default(),
             tickers: HashMap::new(),
         };
@@ -319,6 +324,11 @@ impl Lexicon {
         if key.is_empty() {
             return;
         }
+        let surface = match domain {
+            Domain::Disease | Domain::Cell => name,
+            Domain::Company | Domain::Org => key.as_str(),
+        };
+        self.surface_names.push((domain, surface.into()));
         let index = &mut self.indexes[domain.index()];
         if matches!(domain, Domain::Disease | Domain::Cell) {
             let bag = bag_key(&key);
@@ -353,6 +363,11 @@ impl Lexicon {
             .entry(key)
             .or_default()
             .push(Entry { concept: c, kind });
+    }
+
+    /// Names and synonyms with their domain (see the field's doc).
+    pub fn surface_names(&self) -> &[(Domain, Box<str>)] {
+        &self.surface_names
     }
 
     pub fn concept(&self, i: u32) -> &Concept {

@@ -12,7 +12,7 @@ use super::lexicon::{Domain, Lexicon, Link};
 use crate::types::EntityLabel;
 
 /// Stock exchanges and market tiers that appear in "(EXCHANGE: TICKER)".
-const EXCHANGES: &[&str] = &[
+pub const EXCHANGES: &[&str] = &[
     "nyse",
     "nyse american",
     "nyse arca",

@@ -1,0 +1,238 @@
+//! Document-level label consistency: a name tagged with one label in most of its occurrences in
+//! a document gets that label in the others, including occurrences the model left untagged
+//! (a headline's "Chronic Lymphocytic Leukemia" after the body's "chronic lymphocytic
+//! leukemia" twice). Names are compared without ASCII case, on whole words, in the text the
+//! model read (markup blanked).
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasickBuilder, MatchKind};
+
+use super::DocAnnotation;
+use crate::types::{CharIndex, EntityLabel, Mention, Span};
+
+/// Shortest name (bytes) the rule applies to.
+const MIN_NAME: usize = 3;
+
+/// Apply the rule to one document's mentions. `text`: the original document; `read`: what the
+/// model read (same byte offsets); `chars`: the document's byte → char index.
+pub fn apply(text: &str, read: &str, chars: &CharIndex, ann: &mut DocAnnotation) {
+    if ann.mentions.len() < 2 {
+        return;
+    }
+    // Mentions by lowercase name, with their byte spans (mention spans are in characters).
+    let byte_of = char_to_byte(text);
+    let mut names: Vec<String> = Vec::new();
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    for (_, m) in &ann.mentions {
+        let key = m.text.to_ascii_lowercase();
+        if key.len() >= MIN_NAME
+            && key.chars().any(char::is_alphabetic)
+            && !by_name.contains_key(&key)
+        {
+            by_name.insert(key.clone(), names.len());
+            names.push(key);
+        }
+    }
+    if names.is_empty() {
+        return;
+    }
+    let Ok(ac) = AhoCorasickBuilder::new()
+        .match_kind(MatchKind::Standard)
+        .build(&names)
+    else {
+        return;
+    };
+    let folded = read.to_ascii_lowercase();
+    let bytes = folded.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b >= 0x80;
+    // Occurrences (byte spans) of each name.
+    let mut occurrences: Vec<Vec<Span>> = vec![Vec::new(); names.len()];
+    for m in ac.find_overlapping_iter(bytes) {
+        let whole = (m.start() == 0 || !word(bytes[m.start() - 1]))
+            && (m.end() == bytes.len() || !word(bytes[m.end()]));
+        if whole {
+            occurrences[m.pattern().as_usize()].push(Span::new(m.start(), m.end()));
+        }
+    }
+    // Existing mentions by byte span.
+    let mention_bytes: Vec<Span> = ann
+        .mentions
+        .iter()
+        .map(|(_, m)| Span::new(byte_of(m.span.start), byte_of(m.span.end)))
+        .collect();
+    let mut added: Vec<(usize, Mention)> = Vec::new();
+    let mut fragments: Vec<usize> = Vec::new();
+    for (n, occ) in occurrences.iter().enumerate() {
+        if occ.len() < 2 {
+            continue;
+        }
+        // Labels of the mentions that cover an occurrence exactly.
+        let mut counts: HashMap<EntityLabel, (usize, f32)> = HashMap::new();
+        for (k, (_, m)) in ann.mentions.iter().enumerate() {
+            if occ.contains(&mention_bytes[k])
+                && by_name.get(&m.text.to_ascii_lowercase()) == Some(&n)
+            {
+                let e = counts.entry(m.label).or_default();
+                e.0 += 1;
+                e.1 += m.score;
+            }
+        }
+        let Some((&label, &(count, score_sum))) = counts
+            .iter()
+            .max_by_key(|(l, (c, _))| (*c, std::cmp::Reverse(**l)))
+        else {
+            continue;
+        };
+        if count * 2 <= occ.len() {
+            continue;
+        }
+        let score = score_sum / count as f32;
+        for &o in occ {
+            let overlapping: Vec<usize> = (0..mention_bytes.len())
+                .filter(|&k| mention_bytes[k].overlaps(&o))
+                .collect();
+            match overlapping.as_slice() {
+                [] => {
+                    let span = chars.span(o);
+                    let Some(sentence) = ann
+                        .sentences
+                        .iter()
+                        .position(|s| s.start <= span.start && span.end <= s.end)
+                    else {
+                        continue;
+                    };
+                    added.push((
+                        sentence,
+                        Mention {
+                            span,
+                            text: text[o.start..o.end].to_string(),
+                            label,
+                            score,
+                        },
+                    ));
+                }
+                [k] if mention_bytes[*k] == o => ann.mentions[*k].1.label = label,
+                // Fragments inside the name ("Chronic" + "Lymphocytic Leukemia" in a
+                // headline) give way to the whole name.
+                parts
+                    if parts.iter().all(|&k| {
+                        o.start <= mention_bytes[k].start && mention_bytes[k].end <= o.end
+                    }) =>
+                {
+                    let sentence = ann.mentions[parts[0]].0;
+                    for &k in parts {
+                        fragments.push(k);
+                    }
+                    added.push((
+                        sentence,
+                        Mention {
+                            span: chars.span(o),
+                            text: text[o.start..o.end].to_string(),
+                            label,
+                            score,
+                        },
+                    ));
+                }
+                _ => {} // part of a longer or different mention: left alone
+            }
+        }
+    }
+    if !fragments.is_empty() {
+        fragments.sort_unstable();
+        fragments.dedup();
+        for k in fragments.into_iter().rev() {
+            ann.mentions.remove(k);
+        }
+    }
+    if !added.is_empty() {
+        // Two names may claim the same untagged words: the first (longest kept) wins.
+        added.sort_by_key(|(_, m)| (m.span.start, std::cmp::Reverse(m.span.end)));
+        let mut last_end = 0;
+        for (s, m) in added {
+            if m.span.start >= last_end {
+                last_end = m.span.end;
+                ann.mentions.push((s, m));
+            }
+        }
+        ann.mentions
+            .sort_by_key(|(s, m)| (*s, m.span.start, m.span.end));
+        ann.mentions
+            .dedup_by(|a, b| a.1.span.overlaps(&b.1.span) && a.1.span.start >= b.1.span.start);
+    }
+}
+
+/// Character offset → byte offset of `text`.
+fn char_to_byte(text: &str) -> impl Fn(usize) -> usize + '_ {
+    let starts: Vec<usize> = if text.is_ascii() {
+        Vec::new()
+    } else {
+        text.char_indices()
+            .map(|(b, _)| b)
+            .chain(std::iter::once(text.len()))
+            .collect()
+    };
+    move |c| {
+        if starts.is_empty() {
+            c
+        } else {
+            starts[c.min(starts.len() - 1)]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mention(text: &str, word: &str, nth: usize, label: EntityLabel) -> (usize, Mention) {
+        let start = text.match_indices(word).nth(nth).unwrap().0;
+        (
+            0,
+            Mention {
+                span: Span::new(start, start + word.len()),
+                text: word.to_string(),
+                label,
+                score: 0.9,
+            },
+        )
+    }
+
+    #[test]
+    fn the_majority_label_spreads_to_the_other_occurrences() {
+        use EntityLabel::*;
+        let text = "CHRONIC LYMPHOCYTIC LEUKEMIA: chronic lymphocytic leukemia and chronic lymphocytic leukemia; Acme in Acme, Acme";
+        let mut ann = DocAnnotation {
+            sentences: vec![Span::new(0, text.len())],
+            mentions: vec![
+                mention(text, "CHRONIC", 0, Disease),
+                mention(text, "LYMPHOCYTIC LEUKEMIA", 0, Disease),
+                mention(text, "chronic lymphocytic leukemia", 0, Disease),
+                mention(text, "chronic lymphocytic leukemia", 1, Disease),
+                mention(text, "Acme", 0, Company),
+                mention(text, "Acme", 1, Organization),
+            ],
+            ..Default::default()
+        };
+        apply(text, text, &CharIndex::new(text), &mut ann);
+        let got: Vec<(&str, EntityLabel)> = ann
+            .mentions
+            .iter()
+            .map(|(_, m)| (m.text.as_str(), m.label))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("CHRONIC LYMPHOCYTIC LEUKEMIA", Disease),
+                ("chronic lymphocytic leukemia", Disease),
+                ("chronic lymphocytic leukemia", Disease),
+                ("Acme", Company),
+                ("Acme", Organization),
+            ],
+            "the headline's fragments become the whole name; Acme: 2 of 3 tagged but split 1-1, so no majority"
+        );
+        for (_, m) in &ann.mentions {
+            assert_eq!(&text[m.span.start..m.span.end], m.text);
+        }
+    }
+}
