@@ -30,7 +30,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::{stable_hash, Sentence};
+use super::{bio_chunks, join_tokens, stable_hash, Sentence};
 use crate::types::{EntityLabel, Span};
 
 /// What an organization tag becomes.
@@ -51,15 +51,7 @@ struct Tokens {
 
 impl Tokens {
     fn into_sentence(self) -> Sentence {
-        let mut text = String::new();
-        let mut at = Vec::with_capacity(self.tokens.len());
-        for t in &self.tokens {
-            if !text.is_empty() {
-                text.push(' ');
-            }
-            at.push(Span::new(text.len(), text.len() + t.len()));
-            text.push_str(t);
-        }
+        let (text, at) = join_tokens(&self.tokens);
         let mut s = Sentence {
             text,
             tokens: self.tokens,
@@ -132,28 +124,23 @@ fn read(path: &Path) -> Result<String> {
     fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Token ranges of BIO tags (`B-x`/`I-x`; an `I-` after another type starts a span, as in IOB1).
+/// Token ranges of BIO chunks whose type `map` keeps.
 fn bio_spans(tags: &[String], map: impl Fn(&str) -> Option<OrgTag>) -> Vec<(usize, usize, OrgTag)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < tags.len() {
-        let Some(kind) = tags[i]
-            .strip_prefix("B-")
-            .or_else(|| tags[i].strip_prefix("I-"))
-        else {
-            i += 1;
-            continue;
-        };
-        let mut j = i + 1;
-        while j < tags.len() && tags[j].strip_prefix("I-") == Some(kind) {
-            j += 1;
-        }
-        if let Some(t) = map(kind) {
-            out.push((i, j, t));
-        }
-        i = j;
-    }
-    out
+    bio_chunks(tags)
+        .into_iter()
+        .filter_map(|(i, j, kind)| map(kind).map(|t| (i, j, t)))
+        .collect()
+}
+
+/// The files of `dir` ending in `.ext`, sorted.
+fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 fn crossner(root: &Path) -> Result<Vec<(String, Vec<Sentence>)>> {
@@ -281,15 +268,8 @@ fn wikigold(root: &Path) -> Result<Vec<(String, Vec<Sentence>)>> {
 /// `Entity=` value, nested. Organization mentions with a proper noun (UPOS PROPN) are kept,
 /// leading determiners dropped ("the Chicago White Sox" → "Chicago White Sox").
 fn gum(root: &Path) -> Result<Vec<(String, Vec<Sentence>)>> {
-    let dir = root.join("gum/dep");
-    let mut files: Vec<_> = fs::read_dir(&dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "conllu"))
-        .collect();
-    files.sort();
     let mut out = Vec::new();
-    for path in files {
+    for path in files_with_extension(&root.join("gum/dep"), "conllu")? {
         let text = read(&path)?;
         let mut doc = Vec::new();
         for block in text.split("\n\n") {
@@ -365,13 +345,7 @@ fn gum(root: &Path) -> Result<Vec<(String, Vec<Sentence>)>> {
 /// grobid-ner: `<sentence …>text <ENAMEX type="T" …>name</ENAMEX> …</sentence>`; the split
 /// unit is a paragraph (the corpus has six documents only).
 fn grobid(root: &Path) -> Result<Vec<(String, Vec<Sentence>)>> {
-    let dir = root.join("grobid-ner");
-    let mut files: Vec<_> = fs::read_dir(&dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
-        .collect();
-    files.sort();
+    let files = files_with_extension(&root.join("grobid-ner"), "xml")?;
     let map = |t: &str| match t {
         "INSTITUTION" | "ORGANISATION" => Some(OrgTag::Org),
         "BUSINESS" => Some(OrgTag::Company),

@@ -374,30 +374,10 @@ impl CorpusSpec {
 
     /// Build a sentence: tokens joined by single spaces, gold spans in that text (bytes).
     fn sentence(&self, tokens: Vec<String>, tags: Vec<String>) -> Sentence {
-        let mut text = String::new();
-        let mut token_spans = Vec::with_capacity(tokens.len());
-        for t in &tokens {
-            if !text.is_empty() {
-                text.push(' ');
-            }
-            token_spans.push(Span::new(text.len(), text.len() + t.len()));
-            text.push_str(t);
-        }
+        let (text, token_spans) = join_tokens(&tokens);
         let mut entities = Vec::new();
         let mut ignored = Vec::new();
-        let mut i = 0;
-        while i < tags.len() {
-            let Some(kind) = tags[i]
-                .strip_prefix("B-")
-                .or_else(|| tags[i].strip_prefix("I-"))
-            else {
-                i += 1;
-                continue;
-            };
-            let mut j = i + 1;
-            while j < tags.len() && tags[j].strip_prefix("I-") == Some(kind) {
-                j += 1;
-            }
+        for (i, j, kind) in bio_chunks(&tags) {
             let span = Span::new(token_spans[i].start, token_spans[j - 1].end);
             match self.target(kind) {
                 Some(Label(l)) => entities.push((span, l)),
@@ -407,7 +387,6 @@ impl CorpusSpec {
                 Some(CellTypeIfPlain) | Some(Ignore) => ignored.push(span),
                 None => {}
             }
-            i = j;
         }
         Sentence {
             text,
@@ -417,6 +396,43 @@ impl CorpusSpec {
             masked: Vec::new(),
         }
     }
+}
+
+/// Tokens joined by single spaces, with each token's byte span in the text.
+pub(crate) fn join_tokens(tokens: &[String]) -> (String, Vec<Span>) {
+    let mut text = String::new();
+    let mut spans = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        spans.push(Span::new(text.len(), text.len() + t.len()));
+        text.push_str(t);
+    }
+    (text, spans)
+}
+
+/// Chunks of BIO tags as token ranges `[i, j)` with their type: `B-x` or `I-x` starts one
+/// (an `I-` after another type too, as IOB1 and seqeval read it), `I-x` continues it.
+pub(crate) fn bio_chunks(tags: &[String]) -> Vec<(usize, usize, &str)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < tags.len() {
+        let Some(kind) = tags[i]
+            .strip_prefix("B-")
+            .or_else(|| tags[i].strip_prefix("I-"))
+        else {
+            i += 1;
+            continue;
+        };
+        let mut j = i + 1;
+        while j < tags.len() && tags[j].strip_prefix("I-") == Some(kind) {
+            j += 1;
+        }
+        out.push((i, j, kind));
+        i = j;
+    }
+    out
 }
 
 /// "T cells", "natural killer cells", "NK cells", "macrophages": lowercase words, optionally
