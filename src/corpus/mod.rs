@@ -511,6 +511,31 @@ mod tests {
     }
 
     #[test]
+    fn pubtator_documents_keep_character_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docs.txt");
+        std::fs::write(
+            &path,
+            "1|t|Café au lait spots in neurofibromatosis.\n1|a|NF1 patients.\n1\t22\t39\tneurofibromatosis\tSpecificDisease\tD009456\n1\t41\t44\tNF1\tSpecificDisease\tD009456\n\n",
+        )
+        .unwrap();
+        let spec = CorpusSpec::find("ncbi-disease-docs").unwrap();
+        let docs = spec.read_pubtator(&path).unwrap();
+        assert_eq!(docs.len(), 1);
+        let d = &docs[0];
+        assert_eq!(
+            d.text,
+            "Café au lait spots in neurofibromatosis. NF1 patients."
+        );
+        let got: Vec<&str> = d
+            .entities
+            .iter()
+            .map(|(s, _)| &d.text[s.start..s.end])
+            .collect();
+        assert_eq!(got, vec!["neurofibromatosis", "NF1"]);
+    }
+
+    #[test]
     fn unknown_corpus_names_the_known_ones() {
         let err = CorpusSpec::find("conll03").unwrap_err().to_string();
         assert!(err.contains("ncbi-disease"), "{err}");
