@@ -70,7 +70,24 @@ pub struct EvalReport {
     /// The case the test sentences were rewritten in (`--case`), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub case: Option<Case>,
+    /// Up to [`EvalOptions::errors`] false positives and false negatives, for error analysis
+    /// on dev splits: `FP|FN <TAB> label <TAB> mention <TAB> sentence`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
     pub seconds: f64,
+}
+
+/// How [`evaluate_with`] scores.
+#[derive(Default)]
+pub struct EvalOptions<'a> {
+    /// Score the labels `extract` writes after normalization (None: the model's own labels).
+    pub normalizer: Option<&'a Normalizer<'a>>,
+    /// Rewrite the sentences in this case first (same byte lengths, so gold spans hold).
+    pub case: Option<Case>,
+    /// At most this many sentences (the first ones; 0 = all).
+    pub max_sentences: usize,
+    /// List up to this many errors in the report.
+    pub errors: usize,
 }
 
 impl EvalReport {
@@ -110,20 +127,27 @@ pub fn evaluate(
     split: &str,
     normalizer: Option<&Normalizer>,
 ) -> Result<EvalReport> {
-    evaluate_limited(engine, spec, data_dir, split, normalizer, None, 0)
+    let options = EvalOptions {
+        normalizer,
+        ..Default::default()
+    };
+    evaluate_with(engine, spec, data_dir, split, &options)
 }
 
-/// [`evaluate`] with the sentences rewritten in `case` (same byte lengths, so gold spans hold)
-/// and at most `max_sentences` of them (0 = all).
-pub fn evaluate_limited(
+/// [`evaluate`] with [`EvalOptions`].
+pub fn evaluate_with(
     engine: &NerEngine,
     spec: &CorpusSpec,
     data_dir: &Path,
     split: &str,
-    normalizer: Option<&Normalizer>,
-    case: Option<Case>,
-    max_sentences: usize,
+    options: &EvalOptions,
 ) -> Result<EvalReport> {
+    let EvalOptions {
+        normalizer,
+        case,
+        max_sentences,
+        errors: max_errors,
+    } = *options;
     let started = std::time::Instant::now();
     let mut sentences = spec.load(data_dir, split)?;
     if max_sentences > 0 {
@@ -141,6 +165,9 @@ pub fn evaluate_limited(
         .collect();
     let mut gold = HashSet::new();
     let mut pred = HashSet::new();
+    // Spans of types the corpus annotates but we do not map (bands, JNLPBA DNA/RNA…): neither
+    // gold nor "O", so a prediction over one is not counted.
+    let mut ignored: BTreeMap<usize, Vec<Span>> = BTreeMap::new();
     for (chunk_no, chunk) in sentences.chunks(512).enumerate() {
         let docs: Vec<Document> = chunk
             .iter()
@@ -163,6 +190,9 @@ pub fn evaluate_limited(
                     gold.insert((i, chars.span(*span), *l));
                 }
             }
+            if !s.ignored.is_empty() {
+                ignored.insert(i, s.ignored.iter().map(|span| chars.span(*span)).collect());
+            }
             let mentions: Vec<Mention> = ann.mentions.into_iter().map(|(_, m)| m).collect();
             // With a normalizer, labels are the normalized ones (COMPANY/ORGANIZATION
             // evidence, short forms), as `extract` writes them.
@@ -181,6 +211,12 @@ pub fn evaluate_limited(
             }
         }
     }
+    pred.retain(|e| {
+        gold.contains(e)
+            || !ignored
+                .get(&e.0)
+                .is_some_and(|spans| spans.iter().any(|span| span.overlaps(&e.1)))
+    });
     let (per_label, micro) = score(&gold, &pred, &labels);
     let org_company_merged = labels.contains(&EntityLabel::Organization).then(|| {
         let merge = |set: &HashSet<(usize, Span, EntityLabel)>| -> HashSet<_> {
@@ -196,6 +232,23 @@ pub fn evaluate_limited(
         )
         .1
     });
+    let mut errors = Vec::new();
+    if max_errors > 0 {
+        let describe = |kind: &str, &(i, span, l): &(usize, Span, EntityLabel)| {
+            let text: &str = &sentences[i].text;
+            let chars: Vec<char> = text.chars().collect();
+            let mention: String = chars[span.start.min(chars.len())..span.end.min(chars.len())]
+                .iter()
+                .collect();
+            format!("{kind}\t{l}\t{mention}\t{text}")
+        };
+        let mut fp: Vec<_> = pred.difference(&gold).collect();
+        let mut fn_: Vec<_> = gold.difference(&pred).collect();
+        fp.sort();
+        fn_.sort();
+        errors.extend(fp.into_iter().take(max_errors).map(|e| describe("FP", e)));
+        errors.extend(fn_.into_iter().take(max_errors).map(|e| describe("FN", e)));
+    }
     Ok(EvalReport {
         corpus: spec.name.into(),
         split: split.into(),
@@ -204,6 +257,7 @@ pub fn evaluate_limited(
         micro,
         org_company_merged,
         case,
+        errors,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -126,6 +126,10 @@ enum Command {
         no_hygiene: bool,
         #[arg(long)]
         no_lexicon: bool,
+        /// List up to N false positives and N false negatives in the report (dev splits only:
+        /// never read test errors).
+        #[arg(long, default_value_t = 0)]
+        errors: usize,
     },
     /// Score disease linking on the gold mentions of ncbi-disease or bc5cdr (JSON).
     EvalLink {
@@ -259,7 +263,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_consistency,
             no_hygiene,
             no_lexicon,
+            errors,
         } => {
+            if errors > 0 && split == "test" {
+                anyhow::bail!("--errors lists mistakes for tuning: use a dev split, never test");
+            }
             tch::set_num_threads(threads as i32);
             let model = model.unwrap_or_else(default_model_dir);
             let engine = NerEngine::load(
@@ -277,20 +285,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
             )?;
             let spec = CorpusSpec::find(&corpus)?;
-            let report = biotable::eval::evaluate_limited(
+            let normalizer = normalize.then(|| {
+                biotable::normalize::Normalizer::new(
+                    biotable::normalize::lexicon::Lexicon::bundled(),
+                )
+            });
+            let options = biotable::eval::EvalOptions {
+                normalizer: normalizer.as_ref(),
+                case,
+                max_sentences: 0,
+                errors,
+            };
+            let report = biotable::eval::evaluate_with(
                 &engine,
                 spec,
                 &data.unwrap_or_else(default_data_dir),
                 &split,
-                normalize
-                    .then(|| {
-                        biotable::normalize::Normalizer::new(
-                            biotable::normalize::lexicon::Lexicon::bundled(),
-                        )
-                    })
-                    .as_ref(),
-                case,
-                0,
+                &options,
             )?;
             say(&serde_json::to_string_pretty(&report)?)?;
         }

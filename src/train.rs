@@ -432,15 +432,11 @@ fn select(
     let mut scores = Vec::new();
     for name in &config.select_on {
         let spec = CorpusSpec::find(name)?;
-        let report = crate::eval::evaluate_limited(
-            &engine,
-            spec,
-            &data_dir,
-            "dev",
-            None,
-            None,
-            config.select_max_sentences,
-        )?;
+        let options = crate::eval::EvalOptions {
+            max_sentences: config.select_max_sentences,
+            ..Default::default()
+        };
+        let report = crate::eval::evaluate_with(&engine, spec, &data_dir, "dev", &options)?;
         scores.push((name.clone(), report.selection_f1()));
     }
     let mean = scores.iter().map(|(_, f)| f).sum::<f64>() / scores.len().max(1) as f64;
