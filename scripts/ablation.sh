@@ -10,15 +10,16 @@ declare -A FLAGS=(
   [full]=""
   [no-viterbi]="--no-viterbi"
   [no-trim]="--no-trim"
+  [no-merge]="--no-merge"
   [no-consistency]="--no-consistency"
   [no-lexicon]="--no-lexicon"
 )
-for v in full no-viterbi no-trim no-consistency no-lexicon; do
+for v in full no-viterbi no-trim no-merge no-consistency no-lexicon; do
   TAG="dev-$v" EVAL_ARGS="${FLAGS[$v]}" bash scripts/eval-all.sh "$MODEL" "$THREADS" dev >/dev/null
 done
 python3 - <<'PY'
 import json, os
-variants = ["full", "no-viterbi", "no-trim", "no-consistency", "no-lexicon"]
+variants = ["full", "no-viterbi", "no-trim", "no-merge", "no-consistency", "no-lexicon"]
 sets = [("ncbi-disease", "DISEASE"), ("ncbi-disease-title", "DISEASE"), ("ncbi-disease-docs", "DISEASE"),
         ("bc5cdr", "DISEASE"), ("bc5cdr-docs", "DISEASE"), ("jnlpba", "CELL_TYPE"),
         ("formal-orgs", "merged"), ("formal-orgs-title", "merged"), ("wnut17", "micro")]

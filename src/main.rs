@@ -120,6 +120,9 @@ enum Command {
         no_viterbi: bool,
         #[arg(long)]
         no_trim: bool,
+        /// Ablation: keep touching spans of one type apart.
+        #[arg(long)]
+        no_merge: bool,
         #[arg(long)]
         no_consistency: bool,
         #[arg(long)]
@@ -260,6 +263,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             case,
             no_viterbi,
             no_trim,
+            no_merge,
             no_consistency,
             no_hygiene,
             no_lexicon,
@@ -277,6 +281,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     decode: biotable::ner::decode::DecodeOptions {
                         viterbi: !no_viterbi,
                         trim_edges: !no_trim,
+                        merge_adjacent: !no_merge,
                     },
                     doc_consistency: !no_consistency,
                     hygiene: !no_hygiene,

@@ -48,6 +48,10 @@ pub struct DecodeOptions {
     /// Trim function words and dangling punctuation at span edges and a country after a comma
     /// ([`edges::trim`]).
     pub trim_edges: bool,
+    /// Join two spans of one type that touch (word after word, as "B B"): corpora disagree on
+    /// whether modifiers belong to a name ("inherited" + "breast and ovarian cancer"), and
+    /// the model, trained on both conventions, sometimes starts a second span inside one name.
+    pub merge_adjacent: bool,
 }
 
 impl Default for DecodeOptions {
@@ -55,6 +59,7 @@ impl Default for DecodeOptions {
         DecodeOptions {
             viterbi: true,
             trim_edges: true,
+            merge_adjacent: true,
         }
     }
 }
@@ -190,6 +195,15 @@ pub fn decode_sentence(
         if let Some(a) = open {
             spans.push((a, words.len() - 1));
         }
+        if options.merge_adjacent {
+            spans.dedup_by(|next, prev| {
+                let touch = next.0 == prev.1 + 1;
+                if touch {
+                    prev.1 = next.1;
+                }
+                touch
+            });
+        }
         for (a, b) in spans {
             let kept = if options.trim_edges {
                 edges::trim(text, &ranges, a, b)
@@ -295,6 +309,7 @@ mod tests {
         let argmax = DecodeOptions {
             viterbi: false,
             trim_edges: true,
+            merge_adjacent: false,
         };
         let spans = decode_sentence(TEXT, &pieces(), &p, 2, &argmax);
         let got: Vec<_> = spans.iter().map(|s| (s.span, s.type_index)).collect();
@@ -322,6 +337,7 @@ mod tests {
             let o = DecodeOptions {
                 viterbi,
                 trim_edges: false,
+                merge_adjacent: false,
             };
             decode_sentence(TEXT, &pieces(), &p, 1, &o)
                 .iter()
@@ -332,6 +348,29 @@ mod tests {
         assert_eq!(spans(true), vec![Span::new(0, 13)]);
         assert_eq!(viterbi(&[[0.1, 0.15, 0.75]], &[false]), vec![TAG_B]);
         assert_eq!(viterbi(&[[0.1, 0.8, 0.1]], &[true]), vec![TAG_O]);
+    }
+
+    #[test]
+    fn touching_spans_of_one_type_merge() {
+        // "acute" B, "myeloid" B, "leukemia" I: two spans that touch become one.
+        let p = vec![
+            0.1, 0.8, 0.1, // acute
+            0.1, 0.8, 0.1, // myeloid
+            0.1, 0.1, 0.8, // leuk
+            0.1, 0.1, 0.8, // ##emia
+        ];
+        let spans = |merge_adjacent| {
+            let o = DecodeOptions {
+                merge_adjacent,
+                ..DecodeOptions::default()
+            };
+            decode_sentence(TEXT, &pieces(), &p, 1, &o)
+                .iter()
+                .map(|s| s.span)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spans(false), vec![Span::new(0, 5), Span::new(6, 22)]);
+        assert_eq!(spans(true), vec![Span::new(0, 22)]);
     }
 
     #[test]
