@@ -1,6 +1,7 @@
 //! Span edges: an entity never starts or ends with a function word or dangling punctuation
-//! ("the", "and", "of", a comma, an unmatched parenthesis), and an organization never swallows
-//! the country after its comma ("Lund University, Sweden" → "Lund University").
+//! ("the", "and", "of", a comma, an unmatched parenthesis), is never punctuation alone or a
+//! single letter, and an organization never swallows the country after its comma ("Lund
+//! University, Sweden" → "Lund University").
 
 /// Words that never start an entity (compared without case).
 const NO_START: &[&str] = &[
@@ -143,9 +144,11 @@ pub fn trim(
             b -= 1;
             continue;
         }
-        // Punctuation alone ("#", "--") is never an entity.
-        let has_word = (a..=b).any(|i| w(i).chars().any(char::is_alphanumeric));
-        return has_word.then_some((a, b));
+        // Punctuation alone ("#", "--") or a single letter or digit is never an entity.
+        let alnum: usize = (a..=b)
+            .map(|i| w(i).chars().filter(|c| c.is_alphanumeric()).count())
+            .sum();
+        return (alnum > 1).then_some((a, b));
     }
 }
 
@@ -201,6 +204,8 @@ mod tests {
         );
         assert_eq!(kept("of the"), None);
         assert_eq!(kept("#"), None);
+        assert_eq!(kept("T"), None);
+        assert_eq!(kept("T cells").as_deref(), Some("T cells"));
     }
 
     #[test]
