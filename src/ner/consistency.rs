@@ -1,14 +1,19 @@
 //! Document-level label consistency: a name tagged with one label in most of its occurrences in
-//! a document gets that label in the others, including occurrences the model left untagged
-//! (a headline's "Chronic Lymphocytic Leukemia" after the body's "chronic lymphocytic
-//! leukemia" twice). Names are compared without ASCII case, on whole words, in the text the
-//! model read (markup blanked).
+//! a document gets that label in the others, including occurrences the model left untagged or
+//! cut into fragments (a headline's "Chronic Lymphocytic Leukemia" after the body's "chronic
+//! lymphocytic leukemia"). "Most" is a strict majority; an occurrence the model left untagged
+//! also takes the label when exactly half the occurrences carry it and none carries another
+//! (a name seen twice, once tagged: the headline and the first paragraph). A company name with
+//! a legal form also stands for the name without it ("Calidi Biotherapeutics, Inc." makes a
+//! headline's "Calidi Biotherapeutics" a company). Names are compared without ASCII case, on
+//! whole words, in the text the model read (markup blanked).
 
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasickBuilder, MatchKind};
 
 use super::DocAnnotation;
+use crate::normalize::keys::LEGAL_SUFFIXES;
 use crate::types::{CharIndex, EntityLabel, Mention, Span};
 
 /// Shortest name (bytes) the rule applies to.
@@ -24,16 +29,25 @@ pub fn apply(text: &str, read: &str, chars: &CharIndex, ann: &mut DocAnnotation)
     let byte_of = char_to_byte(text);
     let mut names: Vec<String> = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
-    for (_, m) in &ann.mentions {
-        let key = m.text.to_ascii_lowercase();
-        if key.len() >= MIN_NAME
-            && key.chars().any(char::is_alphabetic)
-            && !by_name.contains_key(&key)
-        {
-            by_name.insert(key.clone(), names.len());
-            names.push(key);
+    let mut intern = |key: String| -> Option<usize> {
+        if key.len() < MIN_NAME || !key.chars().any(char::is_alphabetic) {
+            return None;
         }
-    }
+        Some(*by_name.entry(key.clone()).or_insert_with(|| {
+            names.push(key);
+            names.len() - 1
+        }))
+    };
+    // Each mention's name, and its name without a legal form.
+    let keys: Vec<(Option<usize>, Option<usize>)> = ann
+        .mentions
+        .iter()
+        .map(|(_, m)| {
+            let full = intern(m.text.to_ascii_lowercase());
+            let short = without_legal_form(&m.text).and_then(|s| intern(s.to_ascii_lowercase()));
+            (full, short)
+        })
+        .collect();
     if names.is_empty() {
         return;
     }
@@ -67,12 +81,15 @@ pub fn apply(text: &str, read: &str, chars: &CharIndex, ann: &mut DocAnnotation)
         if occ.len() < 2 {
             continue;
         }
-        // Labels of the mentions that cover an occurrence exactly.
+        // Labels of the mentions that tag an occurrence: the name exactly, or a longer name
+        // with a legal form that starts with it.
         let mut counts: HashMap<EntityLabel, (usize, f32)> = HashMap::new();
         for (k, (_, m)) in ann.mentions.iter().enumerate() {
-            if occ.contains(&mention_bytes[k])
-                && by_name.get(&m.text.to_ascii_lowercase()) == Some(&n)
-            {
+            let mb = mention_bytes[k];
+            let tags = (keys[k].0 == Some(n) && occ.contains(&mb))
+                || (keys[k].1 == Some(n)
+                    && occ.iter().any(|o| o.start == mb.start && o.end <= mb.end));
+            if tags {
                 let e = counts.entry(m.label).or_default();
                 e.0 += 1;
                 e.1 += m.score;
@@ -84,7 +101,9 @@ pub fn apply(text: &str, read: &str, chars: &CharIndex, ann: &mut DocAnnotation)
         else {
             continue;
         };
-        if count * 2 <= occ.len() {
+        let majority = count * 2 > occ.len();
+        let unopposed_half = count * 2 == occ.len() && counts.len() == 1;
+        if !majority && !unopposed_half {
             continue;
         }
         let score = score_sum / count as f32;
@@ -162,6 +181,19 @@ pub fn apply(text: &str, read: &str, chars: &CharIndex, ann: &mut DocAnnotation)
     }
 }
 
+/// A company name without its trailing legal form ("Calidi Biotherapeutics, Inc." →
+/// "Calidi Biotherapeutics"), or None when it has none.
+fn without_legal_form(name: &str) -> Option<&str> {
+    let trimmed = name.trim_end_matches(['.', ' ']);
+    let cut = trimmed.rfind(|c: char| c == ' ' || c == ',')?;
+    let last = &trimmed[cut + 1..];
+    if !LEGAL_SUFFIXES.contains(&last.replace('.', "").to_ascii_lowercase().as_str()) {
+        return None;
+    }
+    let short = trimmed[..cut].trim_end_matches([',', ' ']);
+    (!short.is_empty()).then_some(short)
+}
+
 /// Character offset → byte offset of `text`.
 fn char_to_byte(text: &str) -> impl Fn(usize) -> usize + '_ {
     let starts: Vec<usize> = if text.is_ascii() {
@@ -196,6 +228,40 @@ mod tests {
                 score: 0.9,
             },
         )
+    }
+
+    #[test]
+    fn a_company_name_stands_for_itself_without_its_legal_form() {
+        use EntityLabel::*;
+        assert_eq!(
+            without_legal_form("Calidi Biotherapeutics, Inc."),
+            Some("Calidi Biotherapeutics")
+        );
+        assert_eq!(without_legal_form("Bayer AG"), Some("Bayer"));
+        assert_eq!(without_legal_form("Lund University"), None);
+        let text = "Calidi Biotherapeutics Expands Trial. Calidi Biotherapeutics, Inc. said so.";
+        let mut ann = DocAnnotation {
+            sentences: vec![Span::new(0, 37), Span::new(38, text.len())],
+            mentions: vec![
+                mention(text, "Calidi", 0, Chemical),
+                mention(text, "Calidi Biotherapeutics, Inc.", 0, Company),
+            ],
+            ..Default::default()
+        };
+        ann.mentions[1].0 = 1;
+        apply(text, text, &CharIndex::new(text), &mut ann);
+        let got: Vec<(usize, &str, EntityLabel)> = ann
+            .mentions
+            .iter()
+            .map(|(s, m)| (*s, m.text.as_str(), m.label))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, "Calidi Biotherapeutics", Company),
+                (1, "Calidi Biotherapeutics, Inc.", Company)
+            ]
+        );
     }
 
     #[test]

@@ -109,6 +109,16 @@ fn is_one_of(word: &str, list: &[&str]) -> bool {
     list.iter().any(|w| w.eq_ignore_ascii_case(word))
 }
 
+/// A function word or punctuation of `list`, in lower or Title case ("the", "The"); a word in
+/// capitals is an abbreviation, never a function word ("A - T", "AT" for ataxia
+/// telangiectasia, "OR").
+fn is_function_word(word: &str, list: &[&str]) -> bool {
+    let capitals = word.chars().any(char::is_uppercase)
+        && word.chars().skip(1).all(|c| !c.is_lowercase())
+        && (word.chars().count() > 1 || word == "A");
+    !capitals && is_one_of(word, list)
+}
+
 /// Trim the words `words[first..=last]` (byte ranges in `text`) of a span; returns the kept
 /// range of word indices, or None when nothing is left.
 pub fn trim(
@@ -131,13 +141,13 @@ pub fn trim(
         if a > b {
             return None;
         }
-        if is_one_of(w(a), NO_START) {
+        if is_function_word(w(a), NO_START) {
             a += 1;
             continue;
         }
         let end = w(b);
         let unmatched_close = end == ")" && !(a..b).any(|i| w(i) == "(");
-        if is_one_of(end, NO_END) || unmatched_close {
+        if is_function_word(end, NO_END) || unmatched_close {
             if b == 0 {
                 return None;
             }
@@ -205,6 +215,13 @@ mod tests {
         assert_eq!(kept("of the"), None);
         assert_eq!(kept("#"), None);
         assert_eq!(kept("T"), None);
+        assert_eq!(
+            kept("A - T").as_deref(),
+            Some("A - T"),
+            "capitals are abbreviations"
+        );
+        assert_eq!(kept("AT").as_deref(), Some("AT"));
+        assert_eq!(kept("The Lancet Of").as_deref(), Some("Lancet"));
         assert_eq!(kept("T cells").as_deref(), Some("T cells"));
     }
 
