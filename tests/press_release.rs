@@ -55,6 +55,9 @@ fn press_release_page_gives_exact_spans() {
 
 /// (start, end, text, label) in page order.
 const EXPECTED: &[(usize, usize, &str, &str)] = &[
+    // The headline's company, whole (the body's "Calidi Biotherapeutics, Inc." stands for it;
+    // the model alone tags "Calidi" as a chemical).
+    (118, 140, "Calidi Biotherapeutics", "COMPANY"),
     // The headline's Title-Case disease, whole (document consistency with the body).
     (158, 186, "Chronic Lymphocytic Leukemia", "DISEASE"),
     // The company with its ticker; the exchange is an organization.
