@@ -621,9 +621,10 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
                 state.seconds = seconds_before + started.elapsed().as_secs_f64();
                 save_checkpoint(&vs, &state)?;
             }
-            if config
-                .eval_every
-                .is_some_and(|n| state.step.is_multiple_of(n) && state.step < total_steps)
+            if !config.select_on.is_empty()
+                && config
+                    .eval_every
+                    .is_some_and(|n| state.step.is_multiple_of(n) && state.step < total_steps)
             {
                 state.seconds = seconds_before + started.elapsed().as_secs_f64();
                 select(config, &vs, &base, &encoder, &mut state, &mut log)?;

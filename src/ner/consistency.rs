@@ -185,7 +185,7 @@ pub fn apply(text: &str, read: &str, chars: &CharIndex, ann: &mut DocAnnotation)
 /// "Calidi Biotherapeutics"), or None when it has none.
 fn without_legal_form(name: &str) -> Option<&str> {
     let trimmed = name.trim_end_matches(['.', ' ']);
-    let cut = trimmed.rfind(|c: char| c == ' ' || c == ',')?;
+    let cut = trimmed.rfind([' ', ','])?;
     let last = &trimmed[cut + 1..];
     if !LEGAL_SUFFIXES.contains(&last.replace('.', "").to_ascii_lowercase().as_str()) {
         return None;

@@ -70,12 +70,12 @@ impl PieceBatch {
         for (r, (pieces, a, b)) in windows.iter().enumerate() {
             let row = r * len;
             batch.ids[row] = encoder.cls_id as i64;
-            for (k_, j) in (*a..*b).enumerate() {
-                batch.ids[row + 1 + k_] = pieces.ids[j] as i64;
-                batch.shapes[row + 1 + k_] = pieces.shapes[j] as i64;
+            for (col, j) in (*a..*b).enumerate() {
+                batch.ids[row + 1 + col] = pieces.ids[j] as i64;
+                batch.shapes[row + 1 + col] = pieces.shapes[j] as i64;
                 if with_lex {
                     if let Some(f) = pieces.lex.get(j) {
-                        let at = (row + 1 + k_) * k;
+                        let at = (row + 1 + col) * k;
                         for (slot, id) in batch.lex[at..at + k]
                             .iter_mut()
                             .zip(lexfeat::feature_ids(f))
