@@ -165,12 +165,40 @@ impl CharIndex {
     pub fn span(&self, bytes: Span) -> Span {
         Span::new(self.char_offset(bytes.start), self.char_offset(bytes.end))
     }
+
+    /// Byte offset of a char offset (the inverse of [`CharIndex::char_offset`]).
+    pub fn byte_offset(&self, chars: usize) -> usize {
+        // The last non-ASCII char before `chars`; after it every char is one byte.
+        match self.marks.partition_point(|&(_, c, _)| c < chars) {
+            0 => chars,
+            i => {
+                let (b, c, width) = self.marks[i - 1];
+                b + width + (chars - c - 1)
+            }
+        }
+    }
+
+    pub fn byte_span(&self, chars: Span) -> Span {
+        Span::new(self.byte_offset(chars.start), self.byte_offset(chars.end))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn byte_offsets_invert_char_offsets() {
+        for text in ["plain ascii", "Café é日本 x🎉y", ""] {
+            let index = CharIndex::new(text);
+            for (c, (b, _)) in text.char_indices().enumerate() {
+                assert_eq!(index.byte_offset(c), b, "{text:?} char {c}");
+                assert_eq!(index.char_offset(b), c);
+            }
+            assert_eq!(index.byte_offset(text.chars().count()), text.len());
+        }
+    }
 
     #[test]
     fn labels_round_trip() {

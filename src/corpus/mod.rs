@@ -343,12 +343,9 @@ impl CorpusSpec {
                 continue;
             }
             let doc = format!("{title} {abstract_}");
-            let starts: Vec<usize> = doc
-                .char_indices()
-                .map(|(b, _)| b)
-                .chain(std::iter::once(doc.len()))
-                .collect();
-            let bytes = |c: usize| starts[c.min(starts.len() - 1)];
+            let chars = crate::types::CharIndex::new(&doc);
+            let limit = doc.chars().count();
+            let bytes = |c: usize| chars.byte_offset(c.min(limit));
             let mut entities = Vec::new();
             let mut ignored = Vec::new();
             for (a, b, kind) in mentions {

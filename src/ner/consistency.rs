@@ -26,7 +26,6 @@ pub fn apply(text: &str, read: &str, chars: &CharIndex, ann: &mut DocAnnotation)
         return;
     }
     // Mentions by lowercase name, with their byte spans (mention spans are in characters).
-    let byte_of = char_to_byte(text);
     let mut names: Vec<String> = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
     let mut intern = |key: String| -> Option<usize> {
@@ -73,7 +72,7 @@ pub fn apply(text: &str, read: &str, chars: &CharIndex, ann: &mut DocAnnotation)
     let mention_bytes: Vec<Span> = ann
         .mentions
         .iter()
-        .map(|(_, m)| Span::new(byte_of(m.span.start), byte_of(m.span.end)))
+        .map(|(_, m)| chars.byte_span(m.span))
         .collect();
     let mut added: Vec<(usize, Mention)> = Vec::new();
     let mut fragments: Vec<usize> = Vec::new();
@@ -192,25 +191,6 @@ fn without_legal_form(name: &str) -> Option<&str> {
     }
     let short = trimmed[..cut].trim_end_matches([',', ' ']);
     (!short.is_empty()).then_some(short)
-}
-
-/// Character offset → byte offset of `text`.
-fn char_to_byte(text: &str) -> impl Fn(usize) -> usize + '_ {
-    let starts: Vec<usize> = if text.is_ascii() {
-        Vec::new()
-    } else {
-        text.char_indices()
-            .map(|(b, _)| b)
-            .chain(std::iter::once(text.len()))
-            .collect()
-    };
-    move |c| {
-        if starts.is_empty() {
-            c
-        } else {
-            starts[c.min(starts.len() - 1)]
-        }
-    }
 }
 
 #[cfg(test)]
