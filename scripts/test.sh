@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/setup-libtorch.sh)"
+# ONNX Runtime + export venv: the ONNX parity tests need them (they skip, saying so, without).
+bash scripts/setup-onnxruntime.sh >/dev/null
 cargo fmt --check
 cargo clippy --release --all-targets --quiet -- -D warnings
 cargo test --release

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod ner;
 pub mod normalize;
 pub mod pipeline;
+pub mod profile;
 pub mod segment;
 pub mod table;
 pub mod train;

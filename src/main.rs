@@ -11,7 +11,7 @@ use biotable::corpus::{default_data_dir, CorpusSpec};
 use biotable::export::Formats;
 use biotable::ingest::FieldNames;
 use biotable::ner::model::ModelDir;
-use biotable::ner::{NerEngine, NerOptions};
+use biotable::ner::{BackendChoice, NerEngine, NerOptions};
 use biotable::pipeline::{default_model_dir, extract, ExtractOptions};
 
 /// Exit status when the run finished but some records were skipped (listed in errors.csv).
@@ -52,9 +52,16 @@ enum Command {
         /// Upper bound on word pieces (rows × padded length) per model batch.
         #[arg(long, default_value_t = 4096)]
         batch_tokens: usize,
-        /// Worker threads for reading, tokenizing and decoding, and libtorch's intra-op threads.
+        /// Worker threads for reading, tokenizing and decoding, and the model engine's threads.
         #[arg(long, default_value_t = default_threads())]
         threads: usize,
+        /// Model engine: onnx (model.int8.onnx on ONNX Runtime), tch (libtorch, fp32), or auto
+        /// (onnx when the model folder has it and the runtime is installed).
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        /// Print wall and CPU seconds per stage at the end (always in manifest.json).
+        #[arg(long)]
+        profile: bool,
         /// JSONL field / CSV column holding the document id.
         #[arg(long, default_value = "id")]
         id_field: String,
@@ -106,6 +113,9 @@ enum Command {
         threads: usize,
         #[arg(long, default_value_t = 4096)]
         batch_tokens: usize,
+        /// Model engine, as for extract.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
         /// Score the labels after normalization (company/organization evidence, short forms),
         /// as `extract` writes them.
         #[arg(long)]
@@ -199,6 +209,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             model,
             batch_tokens,
             threads,
+            backend,
+            profile,
             id_field,
             text_field,
             limit,
@@ -214,6 +226,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             opts.formats = format;
             opts.batch_tokens = batch_tokens;
             opts.threads = threads;
+            opts.backend = backend;
             opts.progress = !quiet && std::io::stderr().is_terminal();
             opts.fields = FieldNames {
                 id: id_field,
@@ -236,6 +249,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 summary.manifest.throughput.words_per_second,
                 summary.out.display()
             ))?;
+            if let Some(note) = &summary.manifest.backend_note {
+                eprintln!("biotable: {note}");
+            }
+            if profile {
+                let mut times = biotable::profile::StageTimes::default();
+                for row in &summary.manifest.stages {
+                    times.add_raw(row.stage, row.wall_seconds, row.cpu_seconds);
+                }
+                eprint!(
+                    "biotable: stage times ({} backend, {} threads)\n{}",
+                    summary.manifest.backend,
+                    summary.manifest.threads,
+                    times.table()
+                );
+            }
             if c.errors > 0 {
                 let first: Vec<String> =
                     summary.first_errors.iter().map(|e| e.to_string()).collect();
@@ -259,6 +287,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             data,
             threads,
             batch_tokens,
+            backend,
             normalize,
             case,
             no_viterbi,
@@ -272,7 +301,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if errors > 0 && split == "test" {
                 anyhow::bail!("--errors lists mistakes for tuning: use a dev split, never test");
             }
-            tch::set_num_threads(threads as i32);
             let model = model.unwrap_or_else(default_model_dir);
             let engine = NerEngine::load(
                 &ModelDir(model),
@@ -286,6 +314,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     doc_consistency: !no_consistency,
                     hygiene: !no_hygiene,
                     lexicon_features: !no_lexicon,
+                    backend,
+                    threads,
                     ..NerOptions::default()
                 },
             )?;

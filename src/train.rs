@@ -24,12 +24,14 @@ use tch::{nn, Device, Kind, Reduction, Tensor};
 
 use crate::corpus::casing::{recase, Case};
 use crate::corpus::{default_data_dir, stable_hash, CorpusSpec, Sentence};
+use crate::ner::backend::tch::{
+    load_base_encoder, load_warm_start, load_weights, read_bert_config, save_weights, Tagger,
+};
+use crate::ner::backend::{TAG_B, TAG_I, TAG_O};
 use crate::ner::encode::{PieceEncoder, Pieces};
 use crate::ner::lexfeat::{LexiconMatcher, LEX_CATEGORIES, LEX_STATES};
 use crate::ner::model::{
-    load_base_encoder, load_warm_start, load_weights, read_bert_config, save_weights, ModelConfig,
-    ModelDir, Tagger, BERT_CONFIG_FILE, MODEL_CONFIG_FILE, TAG_B, TAG_I, TAG_O, TOKENIZER_FILE,
-    WEIGHTS_FILE,
+    ModelConfig, ModelDir, BERT_CONFIG_FILE, MODEL_CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
 };
 use crate::ner::{NerEngine, NerOptions, PieceBatch};
 use crate::types::EntityLabel;
@@ -427,7 +429,14 @@ fn select(
 ) -> Result<()> {
     let candidate = config.output.join("candidate");
     write_model_dir(config, vs, base, encoder, &candidate, state.seconds)?;
-    let engine = NerEngine::load(&ModelDir(candidate.clone()), NerOptions::default())?;
+    let engine = NerEngine::load(
+        &ModelDir(candidate.clone()),
+        NerOptions {
+            backend: crate::ner::BackendChoice::Tch,
+            threads: config.threads.max(1) as usize,
+            ..NerOptions::default()
+        },
+    )?;
     let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
     let mut scores = Vec::new();
     for name in &config.select_on {

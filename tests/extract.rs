@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use biotable::export::Formats;
 use biotable::ingest::{discover, DocumentStream, FieldNames, Record};
-use biotable::ner::testing::write_random_model;
+use biotable::ner::backend::testing::write_random_model;
 use biotable::pipeline::{extract, ExtractOptions};
 use biotable::EntityLabel;
 

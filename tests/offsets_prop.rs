@@ -3,8 +3,8 @@
 
 use std::sync::OnceLock;
 
+use biotable::ner::backend::testing::write_random_model;
 use biotable::ner::model::ModelDir;
-use biotable::ner::testing::write_random_model;
 use biotable::ner::{NerEngine, NerOptions};
 use biotable::{DocSource, Document, EntityLabel};
 use proptest::prelude::*;

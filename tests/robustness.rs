@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use biotable::ner::testing::write_random_model;
+use biotable::ner::backend::testing::write_random_model;
 use biotable::pipeline::{extract, ExtractOptions, CHECKPOINT};
 use biotable::EntityLabel;
 

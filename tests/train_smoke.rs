@@ -4,11 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use biotable::ner::backend::tch::{read_bert_config, LoadedModel, Tagger};
+use biotable::ner::backend::testing::write_random_base_encoder;
 use biotable::ner::encode::PieceEncoder;
-use biotable::ner::model::{
-    read_bert_config, LoadedModel, ModelDir, Tagger, BERT_CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
-};
-use biotable::ner::testing::write_random_base_encoder;
+use biotable::ner::model::{ModelDir, BERT_CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use biotable::train::{
     batch_loss, batch_tensors, epoch_batches, load_examples, CorpusUse, TrainConfig,
 };
@@ -193,7 +192,7 @@ fn lexicon_features_train_and_warm_start_from_a_model_without_them() {
     let bert = read_bert_config(&plain.join(BERT_CONFIG_FILE)).unwrap();
     let widened = Tagger::new(&vs.root(), &bert, 2, cfg.shape_dim, cfg.lexicon_dim);
     let (copied, grown) =
-        biotable::ner::model::load_warm_start(&vs, &plain.join(WEIGHTS_FILE)).unwrap();
+        biotable::ner::backend::tch::load_warm_start(&vs, &plain.join(WEIGHTS_FILE)).unwrap();
     assert_eq!(grown, 1, "only the head's weight is widened");
     assert!(copied > 10);
     let source = LoadedModel::load(&ModelDir(plain.clone()), Device::Cpu).unwrap();

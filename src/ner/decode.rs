@@ -6,8 +6,8 @@
 //! overlapping spans of different types are resolved by keeping the more confident one.
 
 use super::edges;
+use crate::ner::backend::{NUM_TAGS, TAG_B, TAG_I, TAG_O};
 use crate::ner::encode::Pieces;
-use crate::ner::model::{NUM_TAGS, TAG_B, TAG_I, TAG_O};
 use crate::types::Span;
 
 /// A decoded span in byte offsets of the sentence text, with the index of its type.

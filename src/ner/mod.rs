@@ -6,151 +6,31 @@
 //!   no text is truncated and entities at window edges are neither cut nor duplicated.
 //! - Windows are sorted by length and grouped into batches by a token budget (rows × padded
 //!   length), which keeps padding low; the order is deterministic.
-//! - The model sits behind [`TokenClassifier`], so decoding and batching are testable without
-//!   libtorch and other backends can be added.
+//! - The model sits behind [`TokenClassifier`] ([`backend`]: tch or int8 ONNX), so decoding
+//!   and batching are testable without an engine.
 
+pub mod backend;
 pub mod consistency;
 pub mod decode;
 pub mod edges;
 pub mod encode;
 pub mod lexfeat;
 pub mod model;
-pub mod testing;
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::sync::Mutex;
 
-use anyhow::Result;
-use rayon::prelude::*;
-use tch::{Device, Kind, Tensor};
-
+use self::backend::NUM_TAGS;
+pub use self::backend::{BackendChoice, Engine, PieceBatch, TokenClassifier};
 use self::encode::{PieceEncoder, Pieces};
-use self::model::{LoadedModel, ModelConfig, ModelDir, NUM_TAGS, TOKENIZER_FILE};
+use self::model::{ModelConfig, ModelDir, TOKENIZER_FILE};
 use crate::hygiene;
+use crate::profile::{Stage, StageTimes};
 use crate::segment::split_sentences;
 use crate::types::{CharIndex, Document, EntityLabel, Mention, Span};
-
-/// A padded batch of windows, `[rows, len]` row-major, [CLS]/[SEP] included.
-#[derive(Debug, Clone)]
-pub struct PieceBatch {
-    pub ids: Vec<i64>,
-    pub mask: Vec<i64>,
-    pub shapes: Vec<i64>,
-    /// Lexicon feature ids `[rows, len, LEX_CATEGORIES]` (see [`lexfeat::feature_ids`]);
-    /// empty when the pieces carry no lexicon features.
-    pub lex: Vec<i64>,
-    pub rows: usize,
-    pub len: usize,
-}
-
-impl PieceBatch {
-    /// Build a batch from windows given as piece slices of their sentences. Inference and
-    /// training both build their batches here.
-    pub fn new(encoder: &PieceEncoder, windows: &[(&Pieces, usize, usize)]) -> Self {
-        let len = windows.iter().map(|(_, a, b)| b - a).max().unwrap_or(0) + 2;
-        let rows = windows.len();
-        let with_lex = encoder.has_lexicon();
-        let none: lexfeat::LexFeatures = [lexfeat::LEX_NONE; lexfeat::LEX_CATEGORIES];
-        let k = lexfeat::LEX_CATEGORIES;
-        let mut batch = PieceBatch {
-            ids: vec![encoder.pad_id as i64; rows * len],
-            mask: vec![0; rows * len],
-            shapes: vec![0; rows * len],
-            lex: if with_lex {
-                (0..rows * len)
-                    .flat_map(|_| lexfeat::feature_ids(&none).collect::<Vec<_>>())
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            rows,
-            len,
-        };
-        for (r, (pieces, a, b)) in windows.iter().enumerate() {
-            let row = r * len;
-            batch.ids[row] = encoder.cls_id as i64;
-            for (col, j) in (*a..*b).enumerate() {
-                batch.ids[row + 1 + col] = pieces.ids[j] as i64;
-                batch.shapes[row + 1 + col] = pieces.shapes[j] as i64;
-                if with_lex {
-                    if let Some(f) = pieces.lex.get(j) {
-                        let at = (row + 1 + col) * k;
-                        for (slot, id) in batch.lex[at..at + k]
-                            .iter_mut()
-                            .zip(lexfeat::feature_ids(f))
-                        {
-                            *slot = id;
-                        }
-                    }
-                }
-            }
-            batch.ids[row + 1 + (b - a)] = encoder.sep_id as i64;
-            for m in &mut batch.mask[row..row + 2 + (b - a)] {
-                *m = 1;
-            }
-        }
-        batch
-    }
-}
-
-/// Anything that turns a batch of pieces into per-type O/B/I probabilities.
-pub trait TokenClassifier: Send {
-    fn num_types(&self) -> usize;
-    /// Probabilities `[rows, len, types, 3]`, row-major, softmax over the last axis.
-    fn classify(&self, batch: &PieceBatch) -> Result<Vec<f32>>;
-}
-
-/// The rust-bert/tch backend.
-pub struct TchClassifier {
-    model: LoadedModel,
-}
-
-impl TchClassifier {
-    pub fn new(model: LoadedModel) -> Self {
-        TchClassifier { model }
-    }
-}
-
-impl TokenClassifier for TchClassifier {
-    fn num_types(&self) -> usize {
-        self.model.config.labels.len()
-    }
-
-    fn classify(&self, batch: &PieceBatch) -> Result<Vec<f32>> {
-        let shape = [batch.rows as i64, batch.len as i64];
-        let device = self.model.vs.device();
-        let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
-        let probs = tch::no_grad(|| -> Result<Tensor> {
-            // A model with lexicon features run without them (an ablation) sees "no name"
-            // everywhere.
-            let lex = if !batch.lex.is_empty() {
-                Some(Tensor::from_slice(&batch.lex).view([batch.rows as i64, batch.len as i64, -1]))
-            } else if self.model.config.lexicon_dim > 0 {
-                let none: Vec<i64> =
-                    lexfeat::feature_ids(&[lexfeat::LEX_NONE; lexfeat::LEX_CATEGORIES]).collect();
-                Some(Tensor::from_slice(&none).view([1, 1, -1]).repeat([
-                    batch.rows as i64,
-                    batch.len as i64,
-                    1,
-                ]))
-            } else {
-                None
-            }
-            .map(|t| t.to_device(device));
-            let logits = self.model.tagger.forward_t(
-                &t(&batch.ids),
-                &t(&batch.mask),
-                &t(&batch.shapes),
-                lex.as_ref(),
-                false,
-            )?;
-            Ok(logits.softmax(-1, Kind::Float))
-        })?;
-        let flat = probs.to_device(Device::Cpu).flatten(0, -1);
-        Ok(Vec::<f32>::try_from(&flat)?)
-    }
-}
+use anyhow::Result;
+use rayon::prelude::*;
 
 /// What NER found in one document.
 #[derive(Debug, Clone, Default)]
@@ -190,6 +70,10 @@ pub struct NerOptions {
     /// Compute lexicon features for models that have them (off: an ablation, every piece
     /// reads "no name").
     pub lexicon_features: bool,
+    /// Which engine runs the model ([`backend::load`]).
+    pub backend: BackendChoice,
+    /// Threads of the engine (intra-op).
+    pub threads: usize,
 }
 
 impl Default for NerOptions {
@@ -201,6 +85,8 @@ impl Default for NerOptions {
             hygiene: true,
             doc_consistency: true,
             lexicon_features: true,
+            backend: BackendChoice::Auto,
+            threads: 1,
         }
     }
 }
@@ -213,23 +99,38 @@ pub struct NerEngine {
     num_types: usize,
     config: ModelConfig,
     options: NerOptions,
+    engine: Engine,
+    backend_note: Option<String>,
 }
 
 impl NerEngine {
     /// Load a model folder with the tch backend on the CPU.
+    /// Load a model folder with the engine `options.backend` names. When `auto` falls back to
+    /// tch, the reason is logged once and kept in [`NerEngine::backend_note`].
     pub fn load(dir: &ModelDir, options: NerOptions) -> Result<Self> {
-        let model = LoadedModel::load(dir, Device::Cpu)?;
+        dir.check(&[])?;
+        let config = dir.read_config()?;
+        let loaded = backend::load(dir, options.backend, options.threads)?;
+        if let Some(note) = &loaded.note {
+            tracing::info!("{note}");
+        }
         let mut encoder = PieceEncoder::from_file(&dir.file(TOKENIZER_FILE))?;
-        if model.config.lexicon_dim > 0 && options.lexicon_features {
+        if config.lexicon_dim > 0 && options.lexicon_features {
             encoder = encoder.with_lexicon(lexfeat::LexiconMatcher::bundled());
         }
-        let config = model.config.clone();
-        Ok(Self::new(
-            encoder,
-            Box::new(TchClassifier::new(model)),
-            config,
-            options,
-        ))
+        let mut engine = Self::new(encoder, loaded.classifier, config, options);
+        engine.backend_note = loaded.note;
+        Ok(engine)
+    }
+
+    /// The engine that runs the model.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Why `--backend auto` did not pick ONNX, if it did not.
+    pub fn backend_note(&self) -> Option<&str> {
+        self.backend_note.as_deref()
     }
 
     pub fn new(
@@ -240,6 +141,8 @@ impl NerEngine {
     ) -> Self {
         assert_eq!(classifier.num_types(), config.labels.len());
         NerEngine {
+            engine: classifier.engine(),
+            backend_note: None,
             encoder,
             num_types: classifier.num_types(),
             classifier: Mutex::new(classifier),
@@ -262,27 +165,39 @@ impl NerEngine {
     /// documents is one wave), so a huge document never holds all its word pieces and
     /// probabilities at once.
     pub fn annotate(&self, docs: &[Document]) -> Result<Vec<DocAnnotation>> {
+        self.annotate_timed(docs, &mut StageTimes::default())
+    }
+
+    /// [`NerEngine::annotate`], charging split, tokenize, model and decode time to `times`.
+    pub fn annotate_timed(
+        &self,
+        docs: &[Document],
+        times: &mut StageTimes,
+    ) -> Result<Vec<DocAnnotation>> {
         // What the model reads: the text with markup and boilerplate blanked, byte for byte
         // aligned with the original (mention text and offsets come from the original).
-        let texts: Vec<Cow<str>> = docs
-            .par_iter()
-            .map(|d| {
-                if self.options.hygiene {
-                    hygiene::mask(&d.text)
-                } else {
-                    Cow::Borrowed(d.text.as_str())
-                }
-            })
-            .collect();
-        let spans: Vec<Vec<Span>> = texts.par_iter().map(|t| split_sentences(t)).collect();
-        let chars: Vec<CharIndex> = docs.par_iter().map(|d| CharIndex::new(&d.text)).collect();
-        let mut out: Vec<DocAnnotation> = docs
-            .par_iter()
-            .map(|d| DocAnnotation {
-                words: d.text.split_whitespace().count(),
-                ..Default::default()
-            })
-            .collect();
+        let (texts, spans, chars, mut out) = times.time(Stage::Split, || {
+            let texts: Vec<Cow<str>> = docs
+                .par_iter()
+                .map(|d| {
+                    if self.options.hygiene {
+                        hygiene::mask(&d.text)
+                    } else {
+                        Cow::Borrowed(d.text.as_str())
+                    }
+                })
+                .collect();
+            let spans: Vec<Vec<Span>> = texts.par_iter().map(|t| split_sentences(t)).collect();
+            let chars: Vec<CharIndex> = docs.par_iter().map(|d| CharIndex::new(&d.text)).collect();
+            let out: Vec<DocAnnotation> = docs
+                .par_iter()
+                .map(|d| DocAnnotation {
+                    words: d.text.split_whitespace().count(),
+                    ..Default::default()
+                })
+                .collect();
+            (texts, spans, chars, out)
+        });
         let mut wave: Vec<(usize, Span)> = Vec::new();
         let mut bytes = 0;
         for (d, sentences) in spans.iter().enumerate() {
@@ -290,18 +205,20 @@ impl NerEngine {
                 wave.push((d, span));
                 bytes += span.len();
                 if bytes >= self.options.wave_bytes {
-                    self.run_wave(docs, &texts, &chars, &wave, &mut out)?;
+                    self.run_wave(docs, &texts, &chars, &wave, &mut out, times)?;
                     wave.clear();
                     bytes = 0;
                 }
             }
         }
         if !wave.is_empty() {
-            self.run_wave(docs, &texts, &chars, &wave, &mut out)?;
+            self.run_wave(docs, &texts, &chars, &wave, &mut out, times)?;
         }
         if self.options.doc_consistency {
-            out.par_iter_mut().enumerate().for_each(|(d, ann)| {
-                consistency::apply(&docs[d].text, &texts[d], &chars[d], ann);
+            times.time(Stage::Decode, || {
+                out.par_iter_mut().enumerate().for_each(|(d, ann)| {
+                    consistency::apply(&docs[d].text, &texts[d], &chars[d], ann);
+                })
             });
         }
         Ok(out)
@@ -316,26 +233,28 @@ impl NerEngine {
         chars: &[CharIndex],
         wave: &[(usize, Span)],
         out: &mut [DocAnnotation],
+        times: &mut StageTimes,
     ) -> Result<()> {
         let max_pieces = self.config.max_len.saturating_sub(2).max(8);
         let encoder = &self.encoder;
-        let work: Vec<SentenceWork> = wave
-            .par_iter()
-            .map(|&(d, span)| {
-                let pieces = encoder.encode(&texts[d][span.start..span.end])?;
-                // A sentence of nothing the tokenizer keeps (control characters) gets no window.
-                let windows = if pieces.is_empty() {
-                    Vec::new()
-                } else {
-                    window_ranges(pieces.len(), max_pieces)
-                };
-                Ok(SentenceWork {
-                    span,
-                    pieces,
-                    windows,
+        let work: Vec<SentenceWork> = times.time(Stage::Tokenize, || {
+            wave.par_iter()
+                .map(|&(d, span)| {
+                    let pieces = encoder.encode(&texts[d][span.start..span.end])?;
+                    // A sentence of nothing the tokenizer keeps (control characters) gets no window.
+                    let windows = if pieces.is_empty() {
+                        Vec::new()
+                    } else {
+                        window_ranges(pieces.len(), max_pieces)
+                    };
+                    Ok(SentenceWork {
+                        span,
+                        pieces,
+                        windows,
+                    })
                 })
-            })
-            .collect::<Result<_>>()?;
+                .collect::<Result<_>>()
+        })?;
 
         // Every window of every sentence, longest first (ties in document order).
         let windows: Vec<(usize, usize)> = work
@@ -359,6 +278,8 @@ impl NerEngine {
         let row_width = num_types * NUM_TAGS as usize;
         let mut probs: Vec<Vec<f32>> = vec![Vec::new(); windows.len()];
         let mut start = 0;
+        let model_wall = std::time::Instant::now();
+        let model_cpu = crate::profile::process_cpu_seconds();
         while start < order.len() {
             let padded = win_len(&windows[order[start]]) + 2; // longest in this batch
             let rows = (self.options.batch_tokens / padded).clamp(1, 512);
@@ -382,6 +303,14 @@ impl NerEngine {
             start = end;
         }
         drop(classifier);
+        // Charged by hand: the loop above returns early on errors.
+        times.add_raw(
+            Stage::Model,
+            model_wall.elapsed().as_secs_f64(),
+            crate::profile::process_cpu_seconds() - model_cpu,
+        );
+        let decode_wall = std::time::Instant::now();
+        let decode_cpu = crate::profile::process_cpu_seconds();
 
         // Stitch windows back into sentences and decode, in parallel over sentences.
         let mut first_window = Vec::with_capacity(work.len());
@@ -440,6 +369,11 @@ impl NerEngine {
             ann.mentions
                 .extend(mentions.into_iter().map(|m| (sentence, m)));
         }
+        times.add_raw(
+            Stage::Decode,
+            decode_wall.elapsed().as_secs_f64(),
+            crate::profile::process_cpu_seconds() - decode_cpu,
+        );
         Ok(())
     }
 }
@@ -502,6 +436,9 @@ mod tests {
         fn num_types(&self) -> usize {
             1
         }
+        fn engine(&self) -> Engine {
+            Engine::Mock
+        }
         fn classify(&self, batch: &PieceBatch) -> Result<Vec<f32>> {
             Ok(batch
                 .ids
@@ -515,7 +452,7 @@ mod tests {
     }
 
     fn engine(options: NerOptions) -> NerEngine {
-        let tok = testing::tiny_tokenizer().unwrap();
+        let tok = backend::testing::tiny_tokenizer().unwrap();
         let leukemia = tok.token_to_id("leukemia").unwrap();
         let config = ModelConfig {
             name: "mock".into(),

@@ -1,40 +1,31 @@
-//! The token classifier: a BERT encoder (rust-bert on tch) + a word-shape embedding + one
-//! O/B/I head per entity type.
+//! Model folders: what a model is, independent of the engine that runs it.
 //!
-//! Per-type heads let corpora that annotate only some types train one shared encoder: a
-//! sentence from NCBI-disease teaches the DISEASE head and leaves the CELL_TYPE head alone
-//! (its loss is masked), instead of teaching it that every cell type is "O".
+//! The token classifier is a BERT encoder + a word-shape embedding + lexicon features + one
+//! O/B/I head per entity type (engines in [`super::backend`]). Per-type heads let corpora that
+//! annotate only some types train one shared encoder: a sentence from NCBI-disease teaches the
+//! DISEASE head and leaves the CELL_TYPE head alone (its loss is masked).
 //!
 //! A model folder holds:
 //! - `biotable.json`: [`ModelConfig`] (labels, shape size, window length, provenance);
 //! - `config.json`: the BERT configuration (HuggingFace format);
 //! - `model.safetensors`: all weights (`bert.*`, `shape_embedding.*`, `head.*`), fp16 or fp32;
-//! - `tokenizer.json`: the word-piece tokenizer.
+//! - `tokenizer.json`: the word-piece tokenizer;
+//! - `model.int8.onnx` (optional): the same network for the ONNX backend, written by
+//!   `scripts/export-onnx.sh`.
 
-use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
-use rust_bert::Config;
 use serde::{Deserialize, Serialize};
-use tch::{nn, Device, Kind, Tensor};
 
-use super::encode::NUM_SHAPES;
-use super::lexfeat::{LEX_CATEGORIES, LEX_STATES};
 use crate::types::EntityLabel;
 
 pub const MODEL_CONFIG_FILE: &str = "biotable.json";
 pub const BERT_CONFIG_FILE: &str = "config.json";
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
-
-/// Tags of every per-type head.
-pub const TAG_O: i64 = 0;
-pub const TAG_B: i64 = 1;
-pub const TAG_I: i64 = 2;
-pub const NUM_TAGS: i64 = 3;
+pub const ONNX_FILE: &str = "model.int8.onnx";
 
 /// `biotable.json`: what the product needs to know about a model besides its weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,17 +54,16 @@ impl ModelDir {
         self.0.join(name)
     }
 
-    /// Fails with one sentence naming what is missing.
-    pub fn check(&self) -> Result<()> {
-        for f in [
-            MODEL_CONFIG_FILE,
-            BERT_CONFIG_FILE,
-            WEIGHTS_FILE,
-            TOKENIZER_FILE,
-        ] {
+    /// Fails with one sentence naming what is missing: the files every engine needs
+    /// (`biotable.json`, `tokenizer.json`) and the `engine_files` of the one asked for.
+    pub fn check(&self, engine_files: &[&str]) -> Result<()> {
+        for f in [MODEL_CONFIG_FILE, TOKENIZER_FILE]
+            .iter()
+            .chain(engine_files)
+        {
             if !self.file(f).is_file() {
                 bail!(
-                    "model folder {} has no {f}; pass --model DIR with a biotable model (the default is models/biotable-ner; a fresh clone has it, or rebuild it with `biotable train --config train/biotable-ner.toml`)",
+                    "model folder {} has no {f}; pass --model DIR with a biotable model (the default is models/biotable-ner; a fresh clone has it, or rebuild it with `biotable train --config models/train/biotable-ner-v2.toml`)",
                     self.0.display()
                 );
             }
@@ -86,241 +76,5 @@ impl ModelDir {
         let text =
             fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-    }
-
-    pub fn read_bert_config(&self) -> Result<BertConfig> {
-        read_bert_config(&self.file(BERT_CONFIG_FILE))
-    }
-}
-
-pub fn read_bert_config(path: &Path) -> Result<BertConfig> {
-    // rust-bert's Config::from_file panics on a bad file; check it parses first.
-    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str::<serde_json::Value>(&text)
-        .with_context(|| format!("parsing {}", path.display()))?;
-    Ok(BertConfig::from_file(path))
-}
-
-/// Encoder + shape embedding + per-type O/B/I heads.
-pub struct Tagger {
-    bert: BertModel<BertEmbeddings>,
-    shape_embedding: nn::Embedding,
-    /// Lexicon features: one row per (category, state), summed over categories.
-    lex_embedding: Option<nn::Embedding>,
-    head: nn::Linear,
-    dropout: f64,
-    num_types: i64,
-}
-
-impl Tagger {
-    pub fn new(
-        p: &nn::Path,
-        bert: &BertConfig,
-        num_types: usize,
-        shape_dim: i64,
-        lexicon_dim: i64,
-    ) -> Self {
-        let hidden = bert.hidden_size;
-        let bert_model =
-            BertModel::<BertEmbeddings>::new_with_optional_pooler(p / "bert", bert, false);
-        let shape_embedding = nn::embedding(
-            p / "shape_embedding",
-            NUM_SHAPES,
-            shape_dim,
-            nn::EmbeddingConfig {
-                ws_init: nn::Init::Randn {
-                    mean: 0.,
-                    stdev: 0.02,
-                },
-                ..Default::default()
-            },
-        );
-        let lex_embedding = (lexicon_dim > 0).then(|| {
-            nn::embedding(
-                p / "lex_embedding",
-                (LEX_CATEGORIES * LEX_STATES) as i64,
-                lexicon_dim,
-                nn::EmbeddingConfig {
-                    ws_init: nn::Init::Randn {
-                        mean: 0.,
-                        stdev: 0.02,
-                    },
-                    ..Default::default()
-                },
-            )
-        });
-        let num_types = num_types as i64;
-        let head = nn::linear(
-            p / "head",
-            hidden + shape_dim + lexicon_dim,
-            num_types * NUM_TAGS,
-            nn::LinearConfig {
-                ws_init: nn::Init::Randn {
-                    mean: 0.,
-                    stdev: 0.02,
-                },
-                bs_init: Some(nn::Init::Const(0.)),
-                bias: true,
-            },
-        );
-        Tagger {
-            bert: bert_model,
-            shape_embedding,
-            lex_embedding,
-            head,
-            dropout: bert.hidden_dropout_prob,
-            num_types,
-        }
-    }
-
-    /// `ids`, `mask`, `shapes`: `[batch, len]` int64; `lex`: `[batch, len, categories]` int64
-    /// (required when the model has lexicon features). Returns logits `[batch, len, types, 3]`.
-    pub fn forward_t(
-        &self,
-        ids: &Tensor,
-        mask: &Tensor,
-        shapes: &Tensor,
-        lex: Option<&Tensor>,
-        train: bool,
-    ) -> Result<Tensor> {
-        let out = self
-            .bert
-            .forward_t(Some(ids), Some(mask), None, None, None, None, None, train)
-            .map_err(|e| anyhow::anyhow!("encoder forward failed: {e}"))?;
-        let shape = shapes.apply(&self.shape_embedding);
-        let mut parts = vec![out.hidden_state, shape];
-        if let Some(emb) = &self.lex_embedding {
-            let lex = lex.context("this model needs lexicon features")?;
-            parts.push(lex.apply(emb).sum_dim_intlist(2, false, Kind::Float));
-        }
-        let features = Tensor::cat(&parts, -1).dropout(self.dropout, train);
-        let logits = features.apply(&self.head);
-        let (b, l) = ids.size2()?;
-        Ok(logits.view([b, l, self.num_types, NUM_TAGS]))
-    }
-}
-
-/// Copy pretrained encoder weights (a HuggingFace `BertModel` safetensors file, names without
-/// the `bert.` prefix) into the `bert.*` variables of `vs`. Returns how many tensors were copied.
-pub fn load_base_encoder(vs: &nn::VarStore, weights: &Path) -> Result<usize> {
-    let base: HashMap<String, Tensor> = Tensor::read_safetensors(weights)
-        .with_context(|| format!("reading base encoder {}", weights.display()))?
-        .into_iter()
-        .collect();
-    let mut copied = 0;
-    tch::no_grad(|| -> Result<()> {
-        for (name, mut var) in vs.variables() {
-            let Some(stripped) = name.strip_prefix("bert.") else {
-                continue;
-            };
-            let src = base.get(stripped).with_context(|| {
-                format!(
-                    "base encoder {} has no tensor {stripped}",
-                    weights.display()
-                )
-            })?;
-            if src.size() != var.size() {
-                bail!(
-                    "base encoder tensor {stripped} has shape {:?}, model expects {:?}",
-                    src.size(),
-                    var.size()
-                );
-            }
-            var.copy_(&src.to_kind(var.kind()));
-            copied += 1;
-        }
-        Ok(())
-    })?;
-    Ok(copied)
-}
-
-/// Save every variable of `vs` to a safetensors file (sorted names; fp16 when `half`).
-pub fn save_weights(vs: &nn::VarStore, path: &Path, half: bool) -> Result<()> {
-    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    let named: Vec<(String, Tensor)> = named
-        .into_iter()
-        .map(|(n, t)| {
-            let t = t.detach();
-            (n, if half { t.to_kind(Kind::Half) } else { t })
-        })
-        .collect();
-    let tmp = path.with_extension("safetensors.partial");
-    Tensor::write_safetensors(&named, &tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
-}
-
-/// Load weights from a safetensors file into `vs`, computing in fp32 whatever the file's dtype.
-///
-/// tch's `VarStore::load` gives each variable the dtype of its source tensor, so weights shipped
-/// in fp16 would otherwise run in half precision (25x slower on the CPU).
-pub fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
-    vs.load(path)
-        .with_context(|| format!("loading weights from {}", path.display()))?;
-    vs.float();
-    Ok(())
-}
-
-/// Start from another model's weights where the shapes allow: every tensor of the same name
-/// and shape is copied; a head with fewer input columns (a model without lexicon features)
-/// fills the first columns and the new ones start at zero, so the new features begin with no
-/// effect. Returns (copied, widened) counts.
-pub fn load_warm_start(vs: &nn::VarStore, path: &Path) -> Result<(usize, usize)> {
-    let source: HashMap<String, Tensor> = Tensor::read_safetensors(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .into_iter()
-        .collect();
-    let (mut copied, mut widened) = (0, 0);
-    tch::no_grad(|| -> Result<()> {
-        for (name, mut var) in vs.variables() {
-            let Some(src) = source.get(&name) else {
-                continue;
-            };
-            let src = src.to_kind(var.kind());
-            let (have, want) = (src.size(), var.size());
-            if have == want {
-                var.copy_(&src);
-                copied += 1;
-            } else if have.len() == 2 && want.len() == 2 && have[0] == want[0] && have[1] < want[1]
-            {
-                let _ = var.zero_();
-                var.narrow(1, 0, have[1]).copy_(&src);
-                widened += 1;
-            } else {
-                bail!(
-                    "{name}: shape {have:?} in {}, model expects {want:?}",
-                    path.display()
-                );
-            }
-        }
-        Ok(())
-    })?;
-    Ok((copied, widened))
-}
-
-/// A model loaded for inference (or further training).
-pub struct LoadedModel {
-    pub vs: nn::VarStore,
-    pub tagger: Tagger,
-    pub config: ModelConfig,
-}
-
-impl LoadedModel {
-    pub fn load(dir: &ModelDir, device: Device) -> Result<Self> {
-        dir.check()?;
-        let config = dir.read_config()?;
-        let bert = dir.read_bert_config()?;
-        let mut vs = nn::VarStore::new(device);
-        let tagger = Tagger::new(
-            &vs.root(),
-            &bert,
-            config.labels.len(),
-            config.shape_dim,
-            config.lexicon_dim,
-        );
-        load_weights(&mut vs, &dir.file(WEIGHTS_FILE))?;
-        Ok(LoadedModel { vs, tagger, config })
     }
 }

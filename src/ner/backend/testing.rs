@@ -7,16 +7,16 @@
 use std::fs;
 use std::path::Path;
 
+use ::tch::nn;
 use anyhow::{anyhow, Result};
-use tch::nn;
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::Tokenizer;
 
-use super::model::{
-    save_weights, ModelConfig, Tagger, BERT_CONFIG_FILE, MODEL_CONFIG_FILE, TOKENIZER_FILE,
-    WEIGHTS_FILE,
+use super::tch::{read_bert_config, save_weights, Tagger};
+use crate::ner::model::{
+    ModelConfig, BERT_CONFIG_FILE, MODEL_CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
 };
 use crate::types::EntityLabel;
 
@@ -91,27 +91,43 @@ fn write_tokenizer_and_bert_config(dir: &Path) -> Result<rust_bert::bert::BertCo
         dir.join(BERT_CONFIG_FILE),
         serde_json::to_string_pretty(&bert_json)?,
     )?;
-    super::model::read_bert_config(&dir.join(BERT_CONFIG_FILE))
+    read_bert_config(&dir.join(BERT_CONFIG_FILE))
 }
 
 /// Write a random model with the given labels into `dir` (created if needed).
 pub fn write_random_model(dir: &Path, labels: &[EntityLabel], seed: i64) -> Result<()> {
+    write_random_model_with(dir, labels, seed, 0)
+}
+
+/// [`write_random_model`] with lexicon features of width `lexicon_dim` (0: none).
+pub fn write_random_model_with(
+    dir: &Path,
+    labels: &[EntityLabel],
+    seed: i64,
+    lexicon_dim: i64,
+) -> Result<()> {
     let bert = write_tokenizer_and_bert_config(dir)?;
     let config = ModelConfig {
         name: "tiny-random".into(),
         labels: labels.to_vec(),
         shape_dim: 8,
         max_len: 32,
-        lexicon_dim: 0,
+        lexicon_dim,
         description: "randomly initialised test model; predictions are noise".into(),
     };
     fs::write(
         dir.join(MODEL_CONFIG_FILE),
         serde_json::to_string_pretty(&config)?,
     )?;
-    tch::manual_seed(seed);
-    let vs = nn::VarStore::new(tch::Device::Cpu);
-    let _tagger = Tagger::new(&vs.root(), &bert, labels.len(), config.shape_dim, 0);
+    ::tch::manual_seed(seed);
+    let vs = nn::VarStore::new(::tch::Device::Cpu);
+    let _tagger = Tagger::new(
+        &vs.root(),
+        &bert,
+        labels.len(),
+        config.shape_dim,
+        lexicon_dim,
+    );
     save_weights(&vs, &dir.join(WEIGHTS_FILE), false)
 }
 
@@ -119,8 +135,8 @@ pub fn write_random_model(dir: &Path, labels: &[EntityLabel], seed: i64) -> Resu
 /// prefix, plus a pooler), as `biotable train` expects from all-MiniLM-L6-v2.
 pub fn write_random_base_encoder(dir: &Path, seed: i64) -> Result<()> {
     let bert = write_tokenizer_and_bert_config(dir)?;
-    tch::manual_seed(seed);
-    let vs = nn::VarStore::new(tch::Device::Cpu);
+    ::tch::manual_seed(seed);
+    let vs = nn::VarStore::new(::tch::Device::Cpu);
     let _encoder =
         rust_bert::bert::BertModel::<rust_bert::bert::BertEmbeddings>::new_with_optional_pooler(
             vs.root(),
