@@ -35,7 +35,8 @@ echo "corpus: $corpus ($(wc -l < "$corpus") documents, $(python3 -c "import json
 rm -f "$work"/run-*.json
 for i in $(seq 1 "$RUNS"); do
   /usr/bin/time -v "$BIN" extract "$corpus" --out "$work/out" --model "$MODEL" \
-    --threads "$THREADS" --backend "$BACKEND" --quiet ${BENCH_ARGS:-} > /dev/null 2> "$work/time-$i.txt"
+    --threads "$THREADS" --backend "$BACKEND" --quiet ${BENCH_ARGS:-} > /dev/null 2> "$work/time-$i.txt" \
+    || [ $? -eq 3 ] || { cat "$work/time-$i.txt" >&2; exit 1; }  # 3: records skipped (the corpus repeats one id)
   python3 - "$work/out/manifest.json" "$work/time-$i.txt" "$i" "$work/run-biotable-$i.json" <<'PY'
 import json, re, sys
 m = json.load(open(sys.argv[1])); t = open(sys.argv[2]).read()

@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
 # Score a model on every test split and print the model card's table (markdown) plus the
 # raw JSON reports in target/eval/.
-#   bash scripts/eval-all.sh [MODEL=models/biotable-ner] [THREADS=2] [SPLIT=test]
+#   bash scripts/eval-all.sh [--backend auto|onnx|tch] [MODEL=models/biotable-ner] [THREADS=2] [SPLIT=test]
 # Extra eval flags (ablations such as --no-viterbi) can be passed in $EVAL_ARGS, and the
-# reports go to target/eval/$TAG (default: the split).
+# reports go to target/eval/$TAG (default: the split, plus the backend when one is named).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL="${1:-models/biotable-ner}"; THREADS="${2:-2}"; SPLIT="${3:-test}"
+BACKEND=""; pos=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --backend) BACKEND="$2"; shift 2 ;;
+    *) pos+=("$1"); shift ;;
+  esac
+done
+MODEL="${pos[0]:-models/biotable-ner}"; THREADS="${pos[1]:-2}"; SPLIT="${pos[2]:-test}"
+EVAL_ARGS="${EVAL_ARGS:-}${BACKEND:+ --backend $BACKEND}"
+TAG="${TAG:-$SPLIT${BACKEND:+-$BACKEND}}"
 eval "$(scripts/setup-libtorch.sh)"
-cargo build --release --quiet
-OUT="target/eval/${TAG:-$SPLIT}"
+# $BIOTABLE_BIN: an already built binary (e.g. a copy while the tree is being edited).
+BIN="${BIOTABLE_BIN:-target/release/biotable}"
+[ -n "${BIOTABLE_BIN:-}" ] || cargo build --release --quiet
+OUT="target/eval/$TAG"
 mkdir -p "$OUT"
 run() { # name corpus [flags...]
   local name="$1" corpus="$2"; shift 2
   # shellcheck disable=SC2086
-  ./target/release/biotable eval --model "$MODEL" --corpus "$corpus" --split "$SPLIT" \
+  "$BIN" eval --model "$MODEL" --corpus "$corpus" --split "$SPLIT" \
     --threads "$THREADS" ${EVAL_ARGS:-} "$@" > "$OUT/$name.json"
 }
 run ncbi-disease ncbi-disease

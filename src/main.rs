@@ -50,7 +50,7 @@ enum Command {
         #[arg(long)]
         model: Option<PathBuf>,
         /// Upper bound on word pieces (rows × padded length) per model batch.
-        #[arg(long, default_value_t = 4096)]
+        #[arg(long, default_value_t = 1024)]
         batch_tokens: usize,
         /// Worker threads for reading, tokenizing and decoding, and the model engine's threads.
         #[arg(long, default_value_t = default_threads())]
@@ -111,7 +111,7 @@ enum Command {
         data: Option<PathBuf>,
         #[arg(long, default_value_t = default_threads())]
         threads: usize,
-        #[arg(long, default_value_t = 4096)]
+        #[arg(long, default_value_t = 1024)]
         batch_tokens: usize,
         /// Model engine, as for extract.
         #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]

@@ -25,7 +25,8 @@ use tch::{nn, Device, Kind, Reduction, Tensor};
 use crate::corpus::casing::{recase, Case};
 use crate::corpus::{default_data_dir, stable_hash, CorpusSpec, Sentence};
 use crate::ner::backend::tch::{
-    load_base_encoder, load_warm_start, load_weights, read_bert_config, save_weights, Tagger,
+    load_base_encoder, load_warm_start_layers, load_weights, read_bert_config, save_weights,
+    LoadedModel, Tagger,
 };
 use crate::ner::backend::{TAG_B, TAG_I, TAG_O};
 use crate::ner::encode::{PieceEncoder, Pieces};
@@ -102,6 +103,18 @@ pub struct TrainConfig {
     /// with them.
     #[serde(default)]
     pub warm_start: Option<PathBuf>,
+    /// A smaller student: keep these encoder layers of the `warm_start` model, in this order
+    /// (e.g. `[0, 2, 4, 5]` for 4 of 6); the written model has that many layers.
+    #[serde(default)]
+    pub encoder_layers: Option<Vec<usize>>,
+    /// Distil from this model folder (the 6-layer teacher): its per-type O/B/I distributions
+    /// on every training window are soft labels, for every head, also where a corpus has no
+    /// gold for a type.
+    #[serde(default)]
+    pub teacher: Option<PathBuf>,
+    /// Weight of the soft-label loss (KL(teacher ‖ student)) beside the gold-label loss.
+    #[serde(default = "default_distill_weight")]
+    pub distill_weight: f64,
     /// Width of the lexicon-feature embedding (0: none).
     #[serde(default)]
     pub lexicon_dim: i64,
@@ -389,6 +402,21 @@ pub fn batch_tensors(
     }
 }
 
+fn default_distill_weight() -> f64 {
+    1.0
+}
+
+/// KL(teacher ‖ student) of the per-type O/B/I distributions, averaged over the real (unpadded)
+/// pieces and the heads.
+pub fn distill_loss(student_logits: &Tensor, teacher_logits: &Tensor, mask: &Tensor) -> Tensor {
+    let log_s = student_logits.log_softmax(-1, Kind::Float);
+    let log_t = teacher_logits.log_softmax(-1, Kind::Float);
+    let kl = (log_t.exp() * (&log_t - &log_s)).sum_dim_intlist(-1, false, Kind::Float); // [b, l, types]
+    let m = mask.to_kind(Kind::Float).unsqueeze(-1); // [b, l, 1]
+    let types = kl.size()[2] as f64;
+    (kl * &m).sum(Kind::Float) / (m.sum(Kind::Float) * types).clamp_min(1.0)
+}
+
 /// Masked loss of a batch.
 pub fn batch_loss(tagger: &Tagger, b: &TrainBatch, train: bool) -> Result<Tensor> {
     let logits = tagger.forward_t(&b.ids, &b.mask, &b.shapes, b.lex.as_ref(), train)?;
@@ -511,7 +539,27 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
     }
     let examples = load_examples(config, &encoder)?;
     let total_pieces: usize = examples.iter().map(Example::len).sum();
-    let bert = read_bert_config(&base.join(BERT_CONFIG_FILE))?;
+    let mut bert = read_bert_config(&base.join(BERT_CONFIG_FILE))?;
+    if let Some(layers) = &config.encoder_layers {
+        if config.warm_start.is_none() {
+            bail!("encoder_layers picks layers of the warm_start model; set warm_start");
+        }
+        bert.num_hidden_layers = layers.len() as i64;
+    }
+    let teacher = config
+        .teacher
+        .as_ref()
+        .map(|dir| LoadedModel::load(&ModelDir(dir.clone()), Device::Cpu))
+        .transpose()?;
+    if let Some(t) = &teacher {
+        if t.config.labels != config.labels {
+            bail!("the teacher's labels differ from the config's labels");
+        }
+        eprintln!(
+            "[train] distilling from {:?} (weight {})",
+            config.teacher, config.distill_weight
+        );
+    }
     let mut vs = nn::VarStore::new(Device::Cpu);
     let tagger = Tagger::new(
         &vs.root(),
@@ -533,7 +581,11 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
         );
         s
     } else if let Some(init) = &config.warm_start {
-        let (copied, widened) = load_warm_start(&vs, &init.join(WEIGHTS_FILE))?;
+        let (copied, widened) = load_warm_start_layers(
+            &vs,
+            &init.join(WEIGHTS_FILE),
+            config.encoder_layers.as_deref(),
+        )?;
         eprintln!(
             "[train] warm start from {}: {copied} tensors copied, {widened} widened (new columns at zero)",
             init.display()
@@ -600,7 +652,38 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
                 &encoder,
                 Some((config.lexicon_dropout, dropout_seed)),
             );
-            let loss = batch_loss(&tagger, &tensors, true)?;
+            let loss = match &teacher {
+                None => batch_loss(&tagger, &tensors, true)?,
+                Some(t) => {
+                    let logits = tagger.forward_t(
+                        &tensors.ids,
+                        &tensors.mask,
+                        &tensors.shapes,
+                        tensors.lex.as_ref(),
+                        true,
+                    )?;
+                    let soft = tch::no_grad(|| {
+                        t.tagger.forward_t(
+                            &tensors.ids,
+                            &tensors.mask,
+                            &tensors.shapes,
+                            tensors.lex.as_ref(),
+                            false,
+                        )
+                    })?;
+                    let hard = logits
+                        .view([-1, 3])
+                        .to_kind(Kind::Float)
+                        .cross_entropy_loss::<Tensor>(
+                            &tensors.tags.view([-1]),
+                            None,
+                            Reduction::Mean,
+                            IGNORE,
+                            0.0,
+                        );
+                    hard + distill_loss(&logits, &soft, &tensors.mask) * config.distill_weight
+                }
+            };
             opt.backward_step_clip_norm(&loss, 1.0);
             window_loss += loss.double_value(&[]);
             window_n += 1;
@@ -695,7 +778,15 @@ pub fn write_model_dir(
 ) -> Result<()> {
     fs::create_dir_all(dir)?;
     save_weights(vs, &dir.join(WEIGHTS_FILE), config.half)?;
-    fs::copy(base.join(BERT_CONFIG_FILE), dir.join(BERT_CONFIG_FILE))?;
+    let mut bert_json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(base.join(BERT_CONFIG_FILE))?)?;
+    if let Some(layers) = &config.encoder_layers {
+        bert_json["num_hidden_layers"] = serde_json::json!(layers.len());
+    }
+    fs::write(
+        dir.join(BERT_CONFIG_FILE),
+        serde_json::to_string_pretty(&bert_json)?,
+    )?;
     encoder
         .tokenizer()
         .save(dir.join(TOKENIZER_FILE), false)
@@ -717,10 +808,13 @@ pub fn write_model_dir(
         max_len: config.max_len,
         lexicon_dim: config.lexicon_dim,
         description: format!(
-            "all-MiniLM-L6-v2 + word-shape embedding{} + per-type O/B/I heads; trained by `biotable train` {start} on {} for {} epochs (seed {}) in {:.0}s",
+            "all-MiniLM-L6-v2 + word-shape embedding{} + per-type O/B/I heads; trained by `biotable train` {start} on {} for {} (seed {}) in {:.0}s",
             if config.lexicon_dim > 0 { " + lexicon features" } else { "" },
             corpora.join(", "),
-            config.epochs,
+            match config.max_steps {
+                Some(n) => format!("at most {} epochs, stopped at {n} steps", config.epochs),
+                None => format!("{} epochs", config.epochs),
+            },
             config.seed,
             seconds
         ),

@@ -124,12 +124,21 @@ fn fp32_export_of_the_shipped_model_matches_tch_logits() {
     assert!(gap < 1e-4, "logits differ by {gap}");
 }
 
+type Found = Vec<Vec<(usize, usize, EntityLabel, f32)>>;
+
 fn spans(backend: BackendChoice) -> Vec<Vec<(usize, usize, EntityLabel)>> {
+    found(backend, 2)
+        .into_iter()
+        .map(|d| d.into_iter().map(|(a, b, l, _)| (a, b, l)).collect())
+        .collect()
+}
+
+fn found(backend: BackendChoice, threads: usize) -> Found {
     let engine = NerEngine::load(
         &ModelDir(root().join("models/biotable-ner")),
         NerOptions {
             backend,
-            threads: 2,
+            threads,
             ..NerOptions::default()
         },
     )
@@ -158,7 +167,7 @@ fn spans(backend: BackendChoice) -> Vec<Vec<(usize, usize, EntityLabel)>> {
         .map(|a| {
             a.mentions
                 .into_iter()
-                .map(|(_, m)| (m.span.start, m.span.end, m.label))
+                .map(|(_, m)| (m.span.start, m.span.end, m.label, m.score))
                 .collect()
         })
         .collect()
@@ -174,5 +183,25 @@ fn shipped_int8_model_finds_the_spans_tch_finds() {
     assert!(tch.iter().map(Vec::len).sum::<usize>() >= 8, "{tch:?}");
     for (i, (a, b)) in tch.iter().zip(&onnx).enumerate() {
         assert_eq!(a, b, "sentence {i}: {:?}", SENTENCES[i]);
+    }
+}
+
+#[test]
+fn int8_engine_is_deterministic_across_runs_and_thread_counts() {
+    if !runtime_or_skip() {
+        return;
+    }
+    let a = found(BackendChoice::Onnx, 2);
+    let b = found(BackendChoice::Onnx, 2);
+    assert_eq!(a, b, "two runs, same threads: identical spans and scores");
+    let one = found(BackendChoice::Onnx, 1);
+    for (x, y) in a.iter().zip(&one) {
+        let spans = |v: &Vec<(usize, usize, EntityLabel, f32)>| {
+            v.iter().map(|&(s, e, l, _)| (s, e, l)).collect::<Vec<_>>()
+        };
+        assert_eq!(spans(x), spans(y), "1 vs 2 threads: same spans");
+        for (p, q) in x.iter().zip(y) {
+            assert!((p.3 - q.3).abs() < 1e-3, "scores {} vs {}", p.3, q.3);
+        }
     }
 }

@@ -79,7 +79,7 @@ pub struct NerOptions {
 impl Default for NerOptions {
     fn default() -> Self {
         NerOptions {
-            batch_tokens: 4096,
+            batch_tokens: 1024,
             wave_bytes: 1 << 20,
             decode: decode::DecodeOptions::default(),
             hygiene: true,
@@ -110,13 +110,27 @@ impl NerEngine {
     pub fn load(dir: &ModelDir, options: NerOptions) -> Result<Self> {
         dir.check(&[])?;
         let config = dir.read_config()?;
-        let loaded = backend::load(dir, options.backend, options.threads)?;
+        // The engine loads while another thread reads the tokenizer and builds the lexicon
+        // automaton (~1 s each at start-up).
+        let with_lexicon = config.lexicon_dim > 0 && options.lexicon_features;
+        let (loaded, encoder) = std::thread::scope(|scope| {
+            let encoder = scope.spawn(|| -> Result<PieceEncoder> {
+                let encoder = PieceEncoder::from_file(&dir.file(TOKENIZER_FILE))?;
+                Ok(match with_lexicon {
+                    true => encoder.with_lexicon(lexfeat::LexiconMatcher::bundled()),
+                    false => encoder,
+                })
+            });
+            let loaded = backend::load(dir, options.backend, options.threads);
+            let encoder = encoder
+                .join()
+                .map_err(|_| anyhow::anyhow!("building the tokenizer panicked"))
+                .and_then(|e| e);
+            (loaded, encoder)
+        });
+        let (loaded, encoder) = (loaded?, encoder?);
         if let Some(note) = &loaded.note {
             tracing::info!("{note}");
-        }
-        let mut encoder = PieceEncoder::from_file(&dir.file(TOKENIZER_FILE))?;
-        if config.lexicon_dim > 0 && options.lexicon_features {
-            encoder = encoder.with_lexicon(lexfeat::LexiconMatcher::bundled());
         }
         let mut engine = Self::new(encoder, loaded.classifier, config, options);
         engine.backend_note = loaded.note;

@@ -185,15 +185,56 @@ pub fn save_weights(vs: &nn::VarStore, path: &Path, half: bool) -> Result<()> {
     Ok(())
 }
 
-/// Load weights from a safetensors file into `vs`, computing in fp32 whatever the file's dtype.
-///
-/// tch's `VarStore::load` gives each variable the dtype of its source tensor, so weights shipped
-/// in fp16 would otherwise run in half precision (25x slower on the CPU).
+/// Suffixes of a tensor stored as int8 with one fp32 scale per row (the word-embedding table of
+/// a model folder that `scripts/export-onnx.sh` packed, shared with `model.int8.onnx`).
+pub const Q8_SUFFIX: &str = ".q8";
+pub const Q8_SCALE_SUFFIX: &str = ".q8scale";
+
+/// Every tensor of a safetensors file by name, int8-packed ones (`name.q8` + `name.q8scale`)
+/// dequantized to fp32 under `name`.
+pub fn read_weights(path: &Path) -> Result<HashMap<String, Tensor>> {
+    let mut raw: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+        .with_context(|| format!("reading weights from {}", path.display()))?
+        .into_iter()
+        .collect();
+    let packed: Vec<String> = raw
+        .keys()
+        .filter_map(|k| k.strip_suffix(Q8_SUFFIX).map(str::to_string))
+        .collect();
+    for name in packed {
+        let q = raw.remove(&format!("{name}{Q8_SUFFIX}")).expect("listed");
+        let scale = raw
+            .remove(&format!("{name}{Q8_SCALE_SUFFIX}"))
+            .with_context(|| format!("{}: {name}{Q8_SUFFIX} without its scales", path.display()))?;
+        let table = q.to_kind(Kind::Float) * scale.to_kind(Kind::Float).unsqueeze(-1);
+        raw.insert(name, table);
+    }
+    Ok(raw)
+}
+
+/// Load weights from a safetensors file into `vs`, computing in fp32 whatever the file's dtype
+/// (fp16, fp32, or an int8-packed table; see [`read_weights`]). Every variable must be there
+/// with its shape.
 pub fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
-    vs.load(path)
-        .with_context(|| format!("loading weights from {}", path.display()))?;
+    let weights = read_weights(path)?;
     vs.float();
-    Ok(())
+    tch::no_grad(|| -> Result<()> {
+        for (name, mut var) in vs.variables() {
+            let src = weights
+                .get(&name)
+                .with_context(|| format!("{} has no tensor {name}", path.display()))?;
+            if src.size() != var.size() {
+                bail!(
+                    "{name}: shape {:?} in {}, model expects {:?}",
+                    src.size(),
+                    path.display(),
+                    var.size()
+                );
+            }
+            var.copy_(&src.to_kind(Kind::Float));
+        }
+        Ok(())
+    })
 }
 
 /// Start from another model's weights where the shapes allow: every tensor of the same name
@@ -201,10 +242,33 @@ pub fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
 /// fills the first columns and the new ones start at zero, so the new features begin with no
 /// effect. Returns (copied, widened) counts.
 pub fn load_warm_start(vs: &nn::VarStore, path: &Path) -> Result<(usize, usize)> {
-    let source: HashMap<String, Tensor> = Tensor::read_safetensors(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .into_iter()
-        .collect();
+    load_warm_start_layers(vs, path, None)
+}
+
+/// [`load_warm_start`] into a model with fewer encoder layers: target layer `i` takes the
+/// source's layer `layers[i]` (a student made by dropping layers of its teacher).
+pub fn load_warm_start_layers(
+    vs: &nn::VarStore,
+    path: &Path,
+    layers: Option<&[usize]>,
+) -> Result<(usize, usize)> {
+    let mut source = read_weights(path)?;
+    if let Some(layers) = layers {
+        let prefix = "bert.encoder.layer.";
+        let mut renamed = HashMap::new();
+        for (name, t) in source.drain() {
+            let Some(rest) = name.strip_prefix(prefix) else {
+                renamed.insert(name, t);
+                continue;
+            };
+            let (index, tail) = rest.split_once('.').context("layer tensor name")?;
+            let index: usize = index.parse().context("layer index")?;
+            for (target, _) in layers.iter().enumerate().filter(|(_, &s)| s == index) {
+                renamed.insert(format!("{prefix}{target}.{tail}"), t.shallow_clone());
+            }
+        }
+        source = renamed;
+    }
     let (mut copied, mut widened) = (0, 0);
     tch::no_grad(|| -> Result<()> {
         for (name, mut var) in vs.variables() {
