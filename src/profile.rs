@@ -103,10 +103,9 @@ pub struct StageTimes {
 impl StageTimes {
     /// Run `f`, charging its wall and process CPU time to `stage`.
     pub fn time<T>(&mut self, stage: Stage, f: impl FnOnce() -> T) -> T {
-        let (wall, cpu) = (Instant::now(), process_cpu_seconds());
+        let timer = Timer::start();
         let out = f();
-        self.wall[stage.index()] += wall.elapsed().as_secs_f64();
-        self.cpu[stage.index()] += process_cpu_seconds() - cpu;
+        timer.stop(self, stage);
         out
     }
 

@@ -420,10 +420,15 @@ pub fn distill_loss(student_logits: &Tensor, teacher_logits: &Tensor, mask: &Ten
 /// Masked loss of a batch.
 pub fn batch_loss(tagger: &Tagger, b: &TrainBatch, train: bool) -> Result<Tensor> {
     let logits = tagger.forward_t(&b.ids, &b.mask, &b.shapes, b.lex.as_ref(), train)?;
-    Ok(logits
+    Ok(gold_loss(&logits, b))
+}
+
+/// Cross-entropy against the gold tags (masked heads and padding ignored).
+fn gold_loss(logits: &Tensor, b: &TrainBatch) -> Tensor {
+    logits
         .view([-1, 3])
         .to_kind(Kind::Float)
-        .cross_entropy_loss::<Tensor>(&b.tags.view([-1]), None, Reduction::Mean, IGNORE, 0.0))
+        .cross_entropy_loss::<Tensor>(&b.tags.view([-1]), None, Reduction::Mean, IGNORE, 0.0)
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -671,17 +676,8 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
                             false,
                         )
                     })?;
-                    let hard = logits
-                        .view([-1, 3])
-                        .to_kind(Kind::Float)
-                        .cross_entropy_loss::<Tensor>(
-                            &tensors.tags.view([-1]),
-                            None,
-                            Reduction::Mean,
-                            IGNORE,
-                            0.0,
-                        );
-                    hard + distill_loss(&logits, &soft, &tensors.mask) * config.distill_weight
+                    gold_loss(&logits, &tensors)
+                        + distill_loss(&logits, &soft, &tensors.mask) * config.distill_weight
                 }
             };
             opt.backward_step_clip_norm(&loss, 1.0);

@@ -26,7 +26,7 @@ pub use self::backend::{BackendChoice, Engine, PieceBatch, TokenClassifier};
 use self::encode::{PieceEncoder, Pieces};
 use self::model::{ModelConfig, ModelDir, TOKENIZER_FILE};
 use crate::hygiene;
-use crate::profile::{Stage, StageTimes};
+use crate::profile::{Stage, StageTimes, Timer};
 use crate::segment::split_sentences;
 use crate::types::{CharIndex, Document, EntityLabel, Mention, Span};
 use anyhow::Result;
@@ -292,8 +292,7 @@ impl NerEngine {
         let row_width = num_types * NUM_TAGS as usize;
         let mut probs: Vec<Vec<f32>> = vec![Vec::new(); windows.len()];
         let mut start = 0;
-        let model_wall = std::time::Instant::now();
-        let model_cpu = crate::profile::process_cpu_seconds();
+        let model_timer = Timer::start();
         while start < order.len() {
             let padded = win_len(&windows[order[start]]) + 2; // longest in this batch
             let rows = (self.options.batch_tokens / padded).clamp(1, 512);
@@ -317,14 +316,8 @@ impl NerEngine {
             start = end;
         }
         drop(classifier);
-        // Charged by hand: the loop above returns early on errors.
-        times.add_raw(
-            Stage::Model,
-            model_wall.elapsed().as_secs_f64(),
-            crate::profile::process_cpu_seconds() - model_cpu,
-        );
-        let decode_wall = std::time::Instant::now();
-        let decode_cpu = crate::profile::process_cpu_seconds();
+        model_timer.stop(times, Stage::Model);
+        let decode_timer = Timer::start();
 
         // Stitch windows back into sentences and decode, in parallel over sentences.
         let mut first_window = Vec::with_capacity(work.len());
@@ -383,11 +376,7 @@ impl NerEngine {
             ann.mentions
                 .extend(mentions.into_iter().map(|m| (sentence, m)));
         }
-        times.add_raw(
-            Stage::Decode,
-            decode_wall.elapsed().as_secs_f64(),
-            crate::profile::process_cpu_seconds() - decode_cpu,
-        );
+        decode_timer.stop(times, Stage::Decode);
         Ok(())
     }
 }

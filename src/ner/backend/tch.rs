@@ -355,48 +355,42 @@ impl TokenClassifier for TchClassifier {
     }
 
     fn classify(&self, batch: &PieceBatch) -> Result<Vec<f32>> {
-        let shape = [batch.rows as i64, batch.len as i64];
-        let device = self.model.vs.device();
-        let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
-        let probs = tch::no_grad(|| -> Result<Tensor> {
-            // A model with lexicon features run without them (an ablation) sees "no name"
-            // everywhere.
-            let lex = if !batch.lex.is_empty() {
-                Some(Tensor::from_slice(&batch.lex).view([batch.rows as i64, batch.len as i64, -1]))
-            } else if self.model.config.lexicon_dim > 0 {
-                let none: Vec<i64> =
-                    lexfeat::feature_ids(&[lexfeat::LEX_NONE; LEX_CATEGORIES]).collect();
-                Some(Tensor::from_slice(&none).view([1, 1, -1]).repeat([
-                    batch.rows as i64,
-                    batch.len as i64,
-                    1,
-                ]))
-            } else {
-                None
-            }
-            .map(|t| t.to_device(device));
-            let logits = self.model.tagger.forward_t(
-                &t(&batch.ids),
-                &t(&batch.mask),
-                &t(&batch.shapes),
-                lex.as_ref(),
-                false,
-            )?;
-            Ok(logits.softmax(-1, Kind::Float))
-        })?;
-        let flat = probs.to_device(Device::Cpu).flatten(0, -1);
-        Ok(Vec::<f32>::try_from(&flat)?)
+        let probs = self.forward(batch)?.softmax(-1, Kind::Float);
+        Ok(Vec::<f32>::try_from(
+            &probs.to_device(Device::Cpu).flatten(0, -1),
+        )?)
     }
 }
 
 impl TchClassifier {
     /// Raw logits `[rows, len, types, NUM_TAGS]` (parity checks against other engines).
     pub fn logits(&self, batch: &PieceBatch) -> Result<Vec<f32>> {
+        Ok(Vec::<f32>::try_from(
+            &self.forward(batch)?.to_device(Device::Cpu).flatten(0, -1),
+        )?)
+    }
+
+    fn forward(&self, batch: &PieceBatch) -> Result<Tensor> {
         let shape = [batch.rows as i64, batch.len as i64];
-        let t = |v: &[i64]| Tensor::from_slice(v).view(shape);
-        let lex = (!batch.lex.is_empty())
-            .then(|| Tensor::from_slice(&batch.lex).view([shape[0], shape[1], -1]));
-        let logits = tch::no_grad(|| {
+        let device = self.model.vs.device();
+        let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
+        // A model with lexicon features run without them (an ablation) sees "no name"
+        // everywhere.
+        let lex = if !batch.lex.is_empty() {
+            Some(Tensor::from_slice(&batch.lex).view([shape[0], shape[1], -1]))
+        } else if self.model.config.lexicon_dim > 0 {
+            let none: Vec<i64> =
+                lexfeat::feature_ids(&[lexfeat::LEX_NONE; LEX_CATEGORIES]).collect();
+            Some(
+                Tensor::from_slice(&none)
+                    .view([1, 1, -1])
+                    .repeat([shape[0], shape[1], 1]),
+            )
+        } else {
+            None
+        }
+        .map(|t| t.to_device(device));
+        tch::no_grad(|| {
             self.model.tagger.forward_t(
                 &t(&batch.ids),
                 &t(&batch.mask),
@@ -404,7 +398,6 @@ impl TchClassifier {
                 lex.as_ref(),
                 false,
             )
-        })?;
-        Ok(Vec::<f32>::try_from(&logits.flatten(0, -1))?)
+        })
     }
 }
