@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Export a model folder that `biotable train` wrote to model.int8.onnx beside its safetensors
 # (transformer optimizer + dynamic int8 quantization; see scripts/export-onnx.py):
-#   bash scripts/export-onnx.sh models/biotable-ner [--keep-fp32] [--full-range]
+#   bash scripts/export-onnx.sh models/biotable-ner [--keep-fp32] [--reduce-range]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: $0 MODEL_DIR [export-onnx.py options]" >&2; exit 2; }

@@ -794,8 +794,19 @@ pub fn write_model_dir(
         .collect();
     let start = match (&config.init_from, &config.warm_start) {
         (Some(m), _) => format!("continued from {}", m.display()),
-        (None, Some(m)) => format!("warm-started from {}", m.display()),
+        (None, Some(m)) => match &config.encoder_layers {
+            Some(layers) => format!("warm-started from layers {layers:?} of {}", m.display()),
+            None => format!("warm-started from {}", m.display()),
+        },
         (None, None) => "from the base encoder".to_string(),
+    };
+    let start = match &config.teacher {
+        Some(t) => format!(
+            "{start}, distilled from {} (soft labels, weight {})",
+            t.display(),
+            config.distill_weight
+        ),
+        None => start,
     };
     let mc = ModelConfig {
         name: config.name.clone(),
