@@ -18,9 +18,10 @@ pub mod ner;
 pub mod normalize;
 pub mod pipeline;
 pub mod profile;
+pub mod records;
 pub mod segment;
 pub mod table;
 pub mod train;
 pub mod types;
 
-pub use types::{CharIndex, DocSource, Document, EntityLabel, Mention, Span};
+pub use types::{CharIndex, DocSource, Document, EntityId, EntityLabel, Mention, Span};

@@ -43,9 +43,14 @@ enum Command {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
-        /// Output families: any of csv, jsonl, json.
+        /// Output families: any of csv, jsonl, json, parquet.
         #[arg(long, default_value = "csv,jsonl,json")]
         format: Formats,
+        /// Take only shard K of N (every N-th input record, from the K-th) and also write
+        /// DIR/part.jsonl, which `biotable merge` reads: N such runs on N machines, then one
+        /// merge, give the tables of one run.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<biotable::pipeline::admit::Shard>,
         /// Model folder (default: the bundled models/biotable-ner).
         #[arg(long)]
         model: Option<PathBuf>,
@@ -90,6 +95,50 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Map side of a split run (Spark): JSONL documents on stdin, typed JSONL records on
+    /// stdout (mention, document, error; then entity, pair and run).
+    ///
+    /// Nothing is written anywhere else. A bad record becomes an `error` record, never a
+    /// non-zero exit; the same input gives the same output bytes.
+    Map {
+        /// Model folder (default: the bundled models/biotable-ner).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long, default_value_t = default_threads())]
+        threads: usize,
+        #[arg(long, default_value_t = 1024)]
+        batch_tokens: usize,
+        /// Model engine, as for extract.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        /// JSON field holding the document id.
+        #[arg(long, default_value = "id")]
+        id_field: String,
+        /// JSON field holding the text.
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        /// Do not link mentions (entities keyed by name).
+        #[arg(long)]
+        no_link: bool,
+        /// Documents per processing chunk.
+        #[arg(long, default_value_t = 256, hide = true)]
+        chunk_docs: usize,
+    },
+    /// Reduce side: merge the parts of a split run into the tables one `extract` writes.
+    ///
+    /// Parts are `biotable map` outputs (.jsonl, .jsonl.gz), folders of them (Spark's
+    /// part-* files), or `extract --shard` output folders. Parts made with another model or
+    /// settings are refused.
+    Merge {
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Output families: any of csv, jsonl, json, parquet.
+        #[arg(long, default_value = "csv,jsonl,json")]
+        format: Formats,
     },
     /// Train the NER model as a TOML config says (resumes from its last checkpoint).
     Train {
@@ -220,6 +269,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             checkpoint_secs,
             chunk_docs,
             quiet,
+            shard,
         } => {
             let mut opts =
                 ExtractOptions::new(inputs, out, model.unwrap_or_else(default_model_dir));
@@ -238,6 +288,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             opts.strict = strict;
             opts.checkpoint_every = std::time::Duration::from_secs_f64(checkpoint_secs.max(0.0));
             opts.chunk_docs = chunk_docs.max(1);
+            opts.shard = shard;
             let summary = extract(&opts)?;
             let c = &summary.manifest.counts;
             say(&format!(
@@ -275,6 +326,56 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 return Ok(ExitCode::from(EXIT_SKIPPED));
             }
+        }
+        Command::Map {
+            model,
+            threads,
+            batch_tokens,
+            backend,
+            id_field,
+            text_field,
+            no_link,
+            chunk_docs,
+        } => {
+            let opts = biotable::pipeline::MapOptions {
+                settings: biotable::pipeline::map::MapSettings {
+                    model: model.unwrap_or_else(default_model_dir),
+                    batch_tokens,
+                    threads,
+                    backend,
+                    link: !no_link,
+                },
+                inputs: vec![PathBuf::from("-")],
+                fields: FieldNames {
+                    id: id_field,
+                    text: text_field,
+                },
+                chunk_docs,
+            };
+            let mut out = std::io::stdout().lock();
+            let summary = biotable::pipeline::map(&opts, &mut out)?;
+            tracing::info!(
+                documents = summary.documents,
+                mentions = summary.mentions,
+                errors = summary.errors,
+                "map done"
+            );
+        }
+        Command::Merge { parts, out, format } => {
+            let summary = biotable::pipeline::merge(&biotable::pipeline::MergeOptions {
+                parts,
+                out,
+                formats: format,
+            })?;
+            let c = &summary.manifest.counts;
+            say(&format!(
+                "biotable: merged {} parts: {} documents, {} mentions, {} entities; tables in {}",
+                summary.manifest.inputs.len(),
+                c.documents,
+                c.mentions,
+                c.entities,
+                summary.out.display()
+            ))?;
         }
         Command::Train { config } => {
             let cfg = biotable::train::TrainConfig::from_file(&config)?;

@@ -1,19 +1,27 @@
 //! The knowledge table: mentions aggregated into entities, and entities mentioned together.
 //!
-//! Entities are numbered in order of first appearance (`E000001`, …), so ids are stable for a
-//! given input order; rows come out sorted by mention count (then id). Co-occurrences are
-//! pairs of distinct entities in one sentence, counted once per sentence and per document.
-//! Memory grows with distinct entities and pairs, never with mentions.
+//! The table holds only what adds up: per entity its mention and document counts, surface
+//! forms and names with counts, and the smallest [`EXAMPLES`] document ids; per pair of
+//! entities the sentences and documents they share. Entities are keyed by their stable key
+//! (see [`EntityId`]), never by order of appearance. So a table built from one run and the
+//! tables of its shards merged ([`EntityTable::absorb`]) are equal, whatever the order of
+//! the shards: that is how `extract`, `map` and `merge` give the same tables.
+//!
+//! Final rows come out sorted by mention count (then id); an entity is named by its most
+//! frequent name (ties: the smallest). Co-occurrences are pairs of distinct entities in one
+//! sentence, counted once per sentence and per document. Memory grows with distinct entities
+//! and pairs, never with mentions.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::normalize::lexicon::{Concept, Ontology};
-use crate::normalize::EntityKey;
-use crate::types::EntityLabel;
+use crate::types::{EntityId, EntityLabel};
 
-/// Example document ids kept per entity and per pair.
+/// Example document ids kept per entity and per pair: the smallest ones (by byte order),
+/// which any split of the corpus agrees on.
 pub const EXAMPLES: usize = 3;
 
 /// The ontology side of a linked entity.
@@ -38,62 +46,83 @@ impl From<&Concept> for ConceptInfo {
     }
 }
 
-/// Documents that mention something: counted once each (documents come in increasing
-/// order), the first [`EXAMPLES`] ids kept.
-#[derive(Debug, Serialize, Deserialize)]
-struct DocTally {
-    count: u64,
-    /// Number of the last document seen.
-    last: u64,
-    examples: Vec<String>,
+/// Keep `id` among the smallest [`EXAMPLES`] of `examples` (sorted, no repeats).
+fn keep_example(examples: &mut Vec<String>, id: &str) {
+    if examples.len() == EXAMPLES && examples.last().is_some_and(|l| id >= l.as_str()) {
+        return;
+    }
+    if let Err(at) = examples.binary_search_by(|e| e.as_str().cmp(id)) {
+        examples.insert(at, id.to_string());
+        examples.truncate(EXAMPLES);
+    }
 }
 
-impl Default for DocTally {
-    fn default() -> Self {
-        DocTally {
-            count: 0,
-            last: u64::MAX,
-            examples: Vec::new(),
-        }
-    }
+/// Documents that mention something: counted once each within one run (documents come in
+/// increasing number), added across runs (their documents are disjoint).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DocTally {
+    pub document_count: u64,
+    /// The smallest document ids, sorted.
+    pub example_doc_ids: Vec<String>,
+    /// Number of the last document counted (within the run that builds the table).
+    #[serde(skip)]
+    last: Option<u64>,
 }
 
 impl DocTally {
     fn see(&mut self, doc: u64, doc_id: &str) {
-        if self.last != doc {
-            self.count += 1;
-            self.last = doc;
-            if self.examples.len() < EXAMPLES {
-                self.examples.push(doc_id.to_string());
-            }
+        if self.last != Some(doc) {
+            self.document_count += 1;
+            self.last = Some(doc);
+            keep_example(&mut self.example_doc_ids, doc_id);
+        }
+    }
+
+    fn absorb(&mut self, other: DocTally) {
+        self.document_count += other.document_count;
+        for id in &other.example_doc_ids {
+            keep_example(&mut self.example_doc_ids, id);
         }
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct EntityAgg {
-    key: EntityKey,
-    label: EntityLabel,
-    name: String,
-    concept: Option<ConceptInfo>,
-    mentions: u64,
-    documents: DocTally,
-    surface_forms: HashMap<String, u64>,
+fn add_counts(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
+    for (k, n) in from {
+        *into.entry(k).or_default() += n;
+    }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct PairAgg {
-    sentences: u64,
-    documents: DocTally,
+/// What the table knows of one entity: the `entity` record of `biotable map`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityPartial {
+    pub entity_id: EntityId,
+    /// The concept id, or label and normalized name (see [`EntityId`]).
+    pub key: String,
+    pub label: EntityLabel,
+    pub concept: Option<ConceptInfo>,
+    pub mention_count: u64,
+    #[serde(flatten)]
+    pub documents: DocTally,
+    /// Display names (the concept's when linked) with their mention counts.
+    pub names: BTreeMap<String, u64>,
+    pub surface_forms: BTreeMap<String, u64>,
 }
 
-/// One row of entities.csv / entities.json, borrowed from the table (exporting copies no
-/// names, concepts or ids).
+/// What the table knows of two entities mentioned together: the `pair` record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairPartial {
+    /// The entity with the smaller id.
+    pub a: EntityId,
+    pub b: EntityId,
+    pub sentence_count: u64,
+    #[serde(flatten)]
+    pub documents: DocTally,
+}
+
+/// One row of the entity tables, borrowed from the table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityRow<'a> {
-    /// Position in the table (what [`EntityTable::add`] returned and [`PairRow`] refers to).
-    pub index: usize,
-    pub entity_id: String,
+    pub entity_id: EntityId,
     pub label: EntityLabel,
     pub name: &'a str,
     pub concept: Option<&'a ConceptInfo>,
@@ -101,15 +130,15 @@ pub struct EntityRow<'a> {
     pub document_count: u64,
     /// Surface forms, most frequent first (ties alphabetical), with counts.
     pub surface_forms: Vec<(&'a str, u64)>,
-    /// The first documents that mention it.
+    /// The smallest ids of the documents that mention it.
     pub example_doc_ids: &'a [String],
 }
 
-/// One row of cooccurrences.csv: entities `a` < `b` (by id).
+/// One row of cooccurrences: entities `a` < `b` (by id).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PairRow<'a> {
-    pub a: usize,
-    pub b: usize,
+    pub a: EntityId,
+    pub b: EntityId,
     pub sentence_count: u64,
     pub document_count: u64,
     pub example_doc_ids: &'a [String],
@@ -117,7 +146,8 @@ pub struct PairRow<'a> {
 
 /// What one mention adds to the table.
 pub struct MentionEntity<'a> {
-    pub key: EntityKey,
+    /// The entity's key (see [`EntityId`]).
+    pub key: &'a str,
     pub label: EntityLabel,
     /// Display name (the concept's name when linked).
     pub name: &'a str,
@@ -125,62 +155,135 @@ pub struct MentionEntity<'a> {
     pub surface: &'a str,
 }
 
-/// Aggregates mentions into entities and sentence co-occurrences.
+/// Aggregates mentions into entities and sentence co-occurrences; merges with other tables.
 ///
-/// It serializes (for checkpoints) as its entities in id order and its pairs sorted, written
-/// straight from the table without an intermediate copy.
+/// It serializes (for checkpoints) as its entities sorted by id and its pairs sorted.
 #[derive(Debug, Default)]
 pub struct EntityTable {
-    index: HashMap<EntityKey, usize>,
-    entities: Vec<EntityAgg>,
-    pairs: HashMap<(u32, u32), PairAgg>,
-}
-
-pub fn entity_id(index: usize) -> String {
-    format!("E{:06}", index + 1)
+    entities: HashMap<EntityId, EntityPartial>,
+    pairs: HashMap<(EntityId, EntityId), PairPartial>,
 }
 
 impl EntityTable {
     /// Record a mention in document number `doc` (documents in increasing order, `doc_id` its
-    /// id); returns the entity's index (see [`entity_id`]).
-    pub fn add(&mut self, m: MentionEntity, doc: u64, doc_id: &str) -> usize {
-        let i = match self.index.get(&m.key) {
-            Some(&i) => i,
-            None => {
-                let i = self.entities.len();
-                self.index.insert(m.key.clone(), i);
-                self.entities.push(EntityAgg {
-                    key: m.key,
-                    label: m.label,
-                    name: m.name.to_string(),
-                    concept: m.concept.map(ConceptInfo::from),
-                    mentions: 0,
-                    documents: DocTally::default(),
-                    surface_forms: HashMap::new(),
-                });
-                i
-            }
-        };
-        let e = &mut self.entities[i];
-        e.mentions += 1;
+    /// id); returns the entity's id.
+    pub fn add(&mut self, m: MentionEntity, doc: u64, doc_id: &str) -> Result<EntityId> {
+        let id = EntityId::of_key(m.key);
+        let e = self.entities.entry(id).or_insert_with(|| EntityPartial {
+            entity_id: id,
+            key: m.key.to_string(),
+            label: m.label,
+            concept: m.concept.map(ConceptInfo::from),
+            mention_count: 0,
+            documents: DocTally::default(),
+            names: BTreeMap::new(),
+            surface_forms: BTreeMap::new(),
+        });
+        if e.key != m.key {
+            bail!(collision(id, &e.key, m.key));
+        }
+        e.mention_count += 1;
         e.documents.see(doc, doc_id);
-        *e.surface_forms.entry(m.surface.to_string()).or_default() += 1;
-        i
+        bump(&mut e.names, m.name);
+        bump(&mut e.surface_forms, m.surface);
+        Ok(id)
     }
 
-    /// Record the entities of one sentence (indices from [`EntityTable::add`]; repeats are
+    /// Record the entities of one sentence (ids from [`EntityTable::add`]; repeats are
     /// fine): every pair of distinct entities co-occurs once.
-    pub fn add_sentence(&mut self, entities: &[usize], doc: u64, doc_id: &str) {
-        let mut ids: Vec<u32> = entities.iter().map(|&i| i as u32).collect();
+    pub fn add_sentence(&mut self, entities: &[EntityId], doc: u64, doc_id: &str) {
+        let mut ids = entities.to_vec();
         ids.sort_unstable();
         ids.dedup();
         for (x, &a) in ids.iter().enumerate() {
             for &b in &ids[x + 1..] {
-                let p = self.pairs.entry((a, b)).or_default();
-                p.sentences += 1;
+                let p = self.pairs.entry((a, b)).or_insert_with(|| PairPartial {
+                    a,
+                    b,
+                    sentence_count: 0,
+                    documents: DocTally::default(),
+                });
+                p.sentence_count += 1;
                 p.documents.see(doc, doc_id);
             }
         }
+    }
+
+    /// Add what another table (of other documents) knows of an entity.
+    pub fn absorb_entity(&mut self, e: EntityPartial) -> Result<()> {
+        if EntityId::of_key(&e.key) != e.entity_id {
+            bail!(
+                "entity {} does not have the id of its key {:?}",
+                e.entity_id,
+                e.key
+            );
+        }
+        match self.entities.get_mut(&e.entity_id) {
+            None => {
+                self.entities.insert(e.entity_id, e);
+            }
+            Some(into) => {
+                if into.key != e.key {
+                    bail!(collision(e.entity_id, &into.key, &e.key));
+                }
+                if into.label != e.label || into.concept != e.concept {
+                    bail!(
+                        "entity {} ({:?}) has another label or concept in another part",
+                        e.entity_id,
+                        e.key
+                    );
+                }
+                into.mention_count += e.mention_count;
+                into.documents.absorb(e.documents);
+                add_counts(&mut into.names, e.names);
+                add_counts(&mut into.surface_forms, e.surface_forms);
+            }
+        }
+        Ok(())
+    }
+
+    /// Add what another table (of other documents) knows of a pair.
+    pub fn absorb_pair(&mut self, p: PairPartial) -> Result<()> {
+        if p.a >= p.b {
+            bail!("pair {} {} is not in id order", p.a, p.b);
+        }
+        match self.pairs.get_mut(&(p.a, p.b)) {
+            None => {
+                self.pairs.insert((p.a, p.b), p);
+            }
+            Some(into) => {
+                into.sentence_count += p.sentence_count;
+                into.documents.absorb(p.documents);
+            }
+        }
+        Ok(())
+    }
+
+    /// Merge a table of other documents into this one.
+    pub fn absorb(&mut self, other: EntityTable) -> Result<()> {
+        for e in other.entities.into_values() {
+            self.absorb_entity(e)?;
+        }
+        for p in other.pairs.into_values() {
+            self.absorb_pair(p)?;
+        }
+        Ok(())
+    }
+
+    /// Pairs whose entities the table does not hold (a part that lost records).
+    pub fn check_pairs(&self) -> Result<()> {
+        if let Some(p) = self
+            .pairs
+            .values()
+            .find(|p| !self.entities.contains_key(&p.a) || !self.entities.contains_key(&p.b))
+        {
+            bail!(
+                "pair {} {} refers to an entity the table does not hold",
+                p.a,
+                p.b
+            );
+        }
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
@@ -195,63 +298,71 @@ impl EntityTable {
         self.pairs.len()
     }
 
-    /// An estimate of the heap the table holds, in bytes: string and vector capacities and
+    pub fn entity(&self, id: EntityId) -> Option<&EntityPartial> {
+        self.entities.get(&id)
+    }
+
+    /// Entities sorted by id (the order of `map`'s records and of checkpoints).
+    pub fn partials(&self) -> Vec<&EntityPartial> {
+        let mut v: Vec<&EntityPartial> = self.entities.values().collect();
+        v.sort_unstable_by_key(|e| e.entity_id);
+        v
+    }
+
+    /// Pairs sorted by ids.
+    pub fn pair_partials(&self) -> Vec<&PairPartial> {
+        let mut v: Vec<&PairPartial> = self.pairs.values().collect();
+        v.sort_unstable_by_key(|p| (p.a, p.b));
+        v
+    }
+
+    /// An estimate of the heap the table holds, in bytes: string and collection sizes and
     /// hash-table buckets, without allocator overhead. For memory reports.
     pub fn heap_bytes(&self) -> usize {
-        fn string(s: &str) -> usize {
-            s.len()
+        fn strings(v: &[String]) -> usize {
+            v.len() * size_of::<String>() + v.iter().map(String::len).sum::<usize>()
         }
-        fn strings(v: &Vec<String>) -> usize {
-            v.capacity() * size_of::<String>() + v.iter().map(|s| string(s)).sum::<usize>()
+        fn counts(m: &BTreeMap<String, u64>) -> usize {
+            // B-tree nodes hold up to 11 entries; count entries and the key bytes.
+            m.len() * (size_of::<(String, u64)>() + 8) + m.keys().map(String::len).sum::<usize>()
         }
         fn map<K, V>(m: &HashMap<K, V>) -> usize {
             // hashbrown: buckets ≈ capacity × 8/7, one control byte each.
             m.capacity() * 8 / 7 * (size_of::<(K, V)>() + 1)
         }
-        let key = |k: &EntityKey| match k {
-            EntityKey::Concept(_) => 0,
-            EntityKey::Name { key, .. } => string(key),
-        };
         let entities: usize = self
             .entities
-            .iter()
+            .values()
             .map(|e| {
-                key(&e.key)
-                    + string(&e.name)
+                e.key.len()
                     + e.concept.as_ref().map_or(0, |c| {
                         size_of::<ConceptInfo>()
-                            + string(&c.concept_id)
+                            + c.concept_id.len()
                             + strings(&c.xrefs)
                             + c.attributes
                                 .iter()
                                 .map(|(k, v)| size_of::<(String, String)>() + k.len() + v.len())
                                 .sum::<usize>()
                     })
-                    + strings(&e.documents.examples)
-                    + map(&e.surface_forms)
-                    + e.surface_forms.keys().map(|s| string(s)).sum::<usize>()
-                    + key(&e.key) // the index holds a copy of the key
+                    + strings(&e.documents.example_doc_ids)
+                    + counts(&e.names)
+                    + counts(&e.surface_forms)
             })
             .sum();
         let pairs: usize = self
             .pairs
             .values()
-            .map(|p| strings(&p.documents.examples))
+            .map(|p| strings(&p.documents.example_doc_ids))
             .sum();
-        self.entities.capacity() * size_of::<EntityAgg>()
-            + entities
-            + map(&self.index)
-            + map(&self.pairs)
-            + pairs
+        map(&self.entities) + entities + map(&self.pairs) + pairs
     }
 
     /// Rows sorted by mention count (descending), then id.
     pub fn rows(&self) -> Vec<EntityRow<'_>> {
         let mut rows: Vec<EntityRow> = self
             .entities
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
+            .values()
+            .map(|e| {
                 let mut forms: Vec<(&str, u64)> = e
                     .surface_forms
                     .iter()
@@ -259,15 +370,14 @@ impl EntityTable {
                     .collect();
                 forms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
                 EntityRow {
-                    index: i,
-                    entity_id: entity_id(i),
+                    entity_id: e.entity_id,
                     label: e.label,
-                    name: &e.name,
+                    name: most_frequent(&e.names),
                     concept: e.concept.as_ref(),
-                    mention_count: e.mentions,
-                    document_count: e.documents.count,
+                    mention_count: e.mention_count,
+                    document_count: e.documents.document_count,
                     surface_forms: forms,
-                    example_doc_ids: &e.documents.examples,
+                    example_doc_ids: &e.documents.example_doc_ids,
                 }
             })
             .collect();
@@ -283,13 +393,13 @@ impl EntityTable {
     pub fn pair_rows(&self) -> Vec<PairRow<'_>> {
         let mut rows: Vec<PairRow> = self
             .pairs
-            .iter()
-            .map(|(&(a, b), p)| PairRow {
-                a: a as usize,
-                b: b as usize,
-                sentence_count: p.sentences,
-                document_count: p.documents.count,
-                example_doc_ids: &p.documents.examples,
+            .values()
+            .map(|p| PairRow {
+                a: p.a,
+                b: p.b,
+                sentence_count: p.sentence_count,
+                document_count: p.documents.document_count,
+                example_doc_ids: &p.documents.example_doc_ids,
             })
             .collect();
         rows.sort_by(|x, y| {
@@ -301,26 +411,44 @@ impl EntityTable {
     }
 }
 
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
+    }
+}
+
+/// The name with the highest count; ties go to the smallest.
+fn most_frequent(names: &BTreeMap<String, u64>) -> &str {
+    names
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map_or("", |(n, _)| n.as_str())
+}
+
+fn collision(id: EntityId, a: &str, b: &str) -> String {
+    format!("entity id collision: {a:?} and {b:?} both hash to {id} (please report this)")
+}
+
 #[derive(Serialize)]
 struct TableOut<'a> {
-    entities: &'a [EntityAgg],
-    pairs: Vec<(u32, u32, &'a PairAgg)>,
+    entities: Vec<&'a EntityPartial>,
+    pairs: Vec<&'a PairPartial>,
 }
 
 #[derive(Deserialize)]
 struct TableIn {
-    entities: Vec<EntityAgg>,
-    pairs: Vec<(u32, u32, PairAgg)>,
+    entities: Vec<EntityPartial>,
+    pairs: Vec<PairPartial>,
 }
 
 impl Serialize for EntityTable {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut pairs: Vec<(u32, u32, &PairAgg)> =
-            self.pairs.iter().map(|(&(a, b), p)| (a, b, p)).collect();
-        pairs.sort_unstable_by_key(|&(a, b, _)| (a, b));
         TableOut {
-            entities: &self.entities,
-            pairs,
+            entities: self.partials(),
+            pairs: self.pair_partials(),
         }
         .serialize(s)
     }
@@ -329,23 +457,18 @@ impl Serialize for EntityTable {
 impl<'de> Deserialize<'de> for EntityTable {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let t = TableIn::deserialize(d)?;
-        let n = t.entities.len();
-        if let Some(&(a, b, _)) = t.pairs.iter().find(|&&(a, b, _)| a.max(b) as usize >= n) {
-            return Err(serde::de::Error::custom(format!(
-                "pair ({a}, {b}) refers to an entity past the {n} in the table"
-            )));
-        }
-        let index = t
-            .entities
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.key.clone(), i))
-            .collect();
-        Ok(EntityTable {
-            index,
-            entities: t.entities,
-            pairs: t.pairs.into_iter().map(|(a, b, p)| ((a, b), p)).collect(),
-        })
+        let mut table = EntityTable::default();
+        let restore = || -> Result<EntityTable> {
+            for e in t.entities {
+                table.absorb_entity(e)?;
+            }
+            for p in t.pairs {
+                table.absorb_pair(p)?;
+            }
+            table.check_pairs()?;
+            Ok(table)
+        };
+        restore().map_err(serde::de::Error::custom)
     }
 }
 
@@ -359,7 +482,7 @@ mod tests {
         let l = lex.lookup(domain, surface).unwrap();
         let c = lex.concept(l.concept);
         MentionEntity {
-            key: EntityKey::Concept(l.concept),
+            key: &c.id,
             label: c.label,
             name: &c.name,
             concept: Some(c),
@@ -367,9 +490,9 @@ mod tests {
         }
     }
 
-    fn unlinked(label: EntityLabel, surface: &str) -> MentionEntity<'_> {
+    fn unlinked<'a>(key: &'a str, label: EntityLabel, surface: &'a str) -> MentionEntity<'a> {
         MentionEntity {
-            key: EntityKey::of_name(label, surface),
+            key,
             label,
             name: surface,
             concept: None,
@@ -382,78 +505,171 @@ mod tests {
         let lex = fixture();
         let mut t = EntityTable::default();
         let d = Domain::Disease;
+        let frob = t
+            .add(
+                unlinked("DISEASE:frobnitz", EntityLabel::Disease, "frobnitz"),
+                0,
+                "d9",
+            )
+            .unwrap();
+        let aml = t
+            .add(linked(&lex, d, "acute myeloid leukemia"), 0, "d9")
+            .unwrap();
+        assert_eq!(aml, EntityId::of_key("MONDO:0018874"));
         assert_eq!(
-            t.add(unlinked(EntityLabel::Disease, "frobnitz"), 0, "d0"),
-            0
+            t.add(linked(&lex, d, "Acute myeloid leukaemia"), 1, "d1")
+                .unwrap(),
+            aml
         );
-        let aml = t.add(linked(&lex, d, "acute myeloid leukemia"), 0, "d0");
-        assert_eq!(aml, 1);
-        assert_eq!(
-            t.add(linked(&lex, d, "Acute myeloid leukaemia"), 1, "d1"),
-            1
-        );
-        assert_eq!(t.add(linked(&lex, d, "AML"), 1, "d1"), 1);
+        assert_eq!(t.add(linked(&lex, d, "AML"), 1, "d1").unwrap(), aml);
         let rows = t.rows();
         assert_eq!(rows.len(), 2);
         let r = &rows[0];
-        assert_eq!(r.entity_id, "E000002");
+        assert_eq!(r.entity_id, aml);
         assert_eq!(r.name, "acute myeloid leukemia");
-        let c = r.concept.as_ref().unwrap();
+        let c = r.concept.unwrap();
         assert_eq!(c.concept_id, "MONDO:0018874");
         assert!(c.xrefs.contains(&"MESH:D015470".to_string()));
         assert_eq!((r.mention_count, r.document_count), (3, 2));
-        assert_eq!(r.example_doc_ids, vec!["d0", "d1"]);
+        // Examples are the smallest ids, whatever the order documents came in.
+        assert_eq!(r.example_doc_ids, vec!["d1", "d9"]);
         assert_eq!(r.surface_forms.len(), 3);
-        assert_eq!(rows[1].concept, None);
+        assert_eq!(rows[1].entity_id, frob);
         assert_eq!((rows[1].mention_count, rows[1].document_count), (1, 1));
+    }
+
+    #[test]
+    fn unlinked_entities_take_their_most_frequent_name() {
+        let mut t = EntityTable::default();
+        let key = "DISEASE:leukemia";
+        for (doc, name) in [
+            (0, "leukaemias"),
+            (1, "leukemia"),
+            (2, "leukemia"),
+            (3, "a"),
+        ] {
+            t.add(unlinked(key, EntityLabel::Disease, name), doc, "d")
+                .unwrap();
+        }
+        assert_eq!(t.rows()[0].name, "leukemia");
+        let mut tie = BTreeMap::new();
+        tie.insert("b".to_string(), 2);
+        tie.insert("a".to_string(), 2);
+        assert_eq!(most_frequent(&tie), "a");
     }
 
     #[test]
     fn cooccurrences_count_sentences_and_documents_once() {
         let mut t = EntityTable::default();
-        let a = t.add(unlinked(EntityLabel::Company, "Acme"), 0, "d0");
-        let b = t.add(unlinked(EntityLabel::Disease, "gout"), 0, "d0");
-        let c = t.add(unlinked(EntityLabel::CellType, "T cells"), 0, "d0");
+        let co = EntityLabel::Company;
+        let a = t
+            .add(unlinked("COMPANY:acme", co, "Acme"), 0, "d0")
+            .unwrap();
+        let b = t
+            .add(
+                unlinked("DISEASE:gout", EntityLabel::Disease, "gout"),
+                0,
+                "d0",
+            )
+            .unwrap();
+        let c = t
+            .add(unlinked("CELL_TYPE:t", EntityLabel::CellType, "T"), 0, "d0")
+            .unwrap();
         t.add_sentence(&[a, b, a, c], 0, "d0");
         t.add_sentence(&[b, a], 0, "d0");
         t.add_sentence(&[a], 0, "d0");
         t.add_sentence(&[a, b], 1, "d1");
         let rows = t.pair_rows();
         assert_eq!(rows.len(), 3, "a-b, a-c, b-c");
-        assert_eq!((rows[0].a, rows[0].b), (a, b));
+        assert_eq!((rows[0].a, rows[0].b), (a.min(b), a.max(b)));
         assert_eq!((rows[0].sentence_count, rows[0].document_count), (3, 2));
         assert_eq!(rows[0].example_doc_ids, vec!["d0", "d1"]);
-        assert_eq!((rows[1].a, rows[1].b), (a, c));
-        assert_eq!((rows[1].sentence_count, rows[1].document_count), (1, 1));
+        assert!(rows[1..].iter().all(|r| r.sentence_count == 1));
+    }
+
+    /// Mentions of documents 0..n in table `into`, using `docs`.
+    fn fill(t: &mut EntityTable, docs: &[(u64, &str, &[(&str, &str)])]) {
+        for (doc, doc_id, mentions) in docs {
+            let mut ids = Vec::new();
+            for (key, surface) in *mentions {
+                ids.push(
+                    t.add(unlinked(key, EntityLabel::Disease, surface), *doc, doc_id)
+                        .unwrap(),
+                );
+            }
+            t.add_sentence(&ids, *doc, doc_id);
+        }
+    }
+
+    #[test]
+    fn merged_shards_equal_one_table_in_any_order() {
+        let docs: Vec<(u64, &str, &[(&str, &str)])> = vec![
+            (0, "d3", &[("DISEASE:a", "A"), ("DISEASE:b", "B")]),
+            (1, "d1", &[("DISEASE:a", "a"), ("DISEASE:c", "C")]),
+            (
+                2,
+                "d4",
+                &[("DISEASE:a", "A"), ("DISEASE:b", "b"), ("DISEASE:c", "C")],
+            ),
+            (3, "d0", &[("DISEASE:b", "B")]),
+            (4, "d2", &[("DISEASE:a", "a"), ("DISEASE:b", "B")]),
+        ];
+        let mut whole = EntityTable::default();
+        fill(&mut whole, &docs);
+        for split in [
+            vec![0, 1, 0, 1, 0],
+            vec![2, 0, 1, 2, 0],
+            vec![0, 0, 0, 0, 1],
+        ] {
+            let mut shards: Vec<EntityTable> = (0..3).map(|_| EntityTable::default()).collect();
+            for (d, &s) in docs.iter().zip(&split) {
+                fill(&mut shards[s], std::slice::from_ref(d));
+            }
+            shards.reverse();
+            let mut merged = EntityTable::default();
+            for s in shards {
+                merged.absorb(s).unwrap();
+            }
+            assert_eq!(merged.rows(), whole.rows());
+            assert_eq!(merged.pair_rows(), whole.pair_rows());
+        }
     }
 
     #[test]
     fn a_snapshot_restores_the_same_table() {
         let lex = fixture();
         let mut t = EntityTable::default();
-        let a = t.add(linked(&lex, Domain::Disease, "AML"), 0, "d0");
-        let b = t.add(unlinked(EntityLabel::Company, "Acme"), 0, "d0");
+        let a = t
+            .add(linked(&lex, Domain::Disease, "AML"), 0, "d0")
+            .unwrap();
+        let b = t
+            .add(
+                unlinked("COMPANY:acme", EntityLabel::Company, "Acme"),
+                0,
+                "d0",
+            )
+            .unwrap();
         t.add_sentence(&[a, b], 0, "d0");
         let json = serde_json::to_string(&t).unwrap();
         let mut r: EntityTable = serde_json::from_str(&json).unwrap();
         assert_eq!(r.rows(), t.rows());
         assert_eq!(r.pair_rows(), t.pair_rows());
         // Keys are restored: the same mentions land on the same entities.
-        assert_eq!(
-            r.add(
+        let again = r
+            .add(
                 linked(&lex, Domain::Disease, "acute myeloid leukemia"),
                 1,
-                "d1"
-            ),
-            a
-        );
-        assert_eq!(r.add(unlinked(EntityLabel::Company, "Acme"), 1, "d1"), b);
+                "d1",
+            )
+            .unwrap();
+        assert_eq!(again, a);
+        assert_eq!(r.entity(a).unwrap().documents.document_count, 2);
         // The size estimate counts names, keys, forms and example ids.
         assert!(t.heap_bytes() > "Acme".len() + "AML".len() + 2 * "d0".len());
         // A pair that points past the entities is refused, not kept to panic at export.
-        let bad = json.replacen("\"pairs\":[[0,1,", "\"pairs\":[[0,7,", 1);
+        let other = EntityId::of_key("nothing").to_string();
+        let bad = json.replacen(&b.to_string(), &other, 1);
         assert_ne!(bad, json);
-        let err = serde_json::from_str::<EntityTable>(&bad).unwrap_err();
-        assert!(err.to_string().contains("past the 2"), "{err}");
+        assert!(serde_json::from_str::<EntityTable>(&bad).is_err());
     }
 }

@@ -97,6 +97,54 @@ impl FromStr for EntityLabel {
     }
 }
 
+/// An entity's id: a stable 64-bit hash (XXH3) of its key, written `E` + 16 hex digits.
+///
+/// The key is the concept id of a linked entity ("MONDO:0018874") or its label and normalized
+/// name ("COMPANY:acme bio"), so the id depends on nothing but the entity: one run, the shards
+/// of a split run and a Spark job all give an entity the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntityId(pub u64);
+
+impl EntityId {
+    pub fn of_key(key: &str) -> Self {
+        EntityId(xxhash_rust::xxh3::xxh3_64(key.as_bytes()))
+    }
+}
+
+impl fmt::Display for EntityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "E{:016x}", self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("bad entity id {0:?} (expected E and 16 hex digits)")]
+pub struct BadEntityId(pub String);
+
+impl FromStr for EntityId {
+    type Err = BadEntityId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.strip_prefix('E')
+            .filter(|h| h.len() == 16)
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            .map(EntityId)
+            .ok_or_else(|| BadEntityId(s.to_string()))
+    }
+}
+
+impl Serialize for EntityId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for EntityId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<str>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Where a document came from: the file and, for line-based formats, the 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DocSource {
@@ -198,6 +246,22 @@ mod tests {
             }
             assert_eq!(index.byte_offset(text.chars().count()), text.len());
         }
+    }
+
+    #[test]
+    fn entity_ids_are_stable_and_round_trip() {
+        let id = EntityId::of_key("MONDO:0018874");
+        // XXH3-64 is a fixed algorithm: the id of a key never changes between versions.
+        assert_eq!(id, EntityId(xxhash_rust::xxh3::xxh3_64(b"MONDO:0018874")));
+        assert_eq!(id.to_string().len(), 17);
+        assert_eq!(id.to_string().parse::<EntityId>().unwrap(), id);
+        assert_eq!(
+            serde_json::from_str::<EntityId>(&serde_json::to_string(&id).unwrap()).unwrap(),
+            id
+        );
+        assert!("E12".parse::<EntityId>().is_err());
+        assert!("X0000000000000000".parse::<EntityId>().is_err());
+        assert_ne!(id, EntityId::of_key("MONDO:0018875"));
     }
 
     #[test]

@@ -212,16 +212,28 @@ impl NerEngine {
                 .collect();
             (texts, spans, chars, out)
         });
+        // Waves end at document boundaries, except inside a document longer than a wave, which
+        // is cut at its own multiples of `wave_bytes`: with batches that never mix documents
+        // (see `run_wave`), what a document gets never depends on the documents around it.
         let mut wave: Vec<(usize, Span)> = Vec::new();
         let mut bytes = 0;
         for (d, sentences) in spans.iter().enumerate() {
+            let doc_bytes: usize = sentences.iter().map(Span::len).sum();
+            if !wave.is_empty() && bytes + doc_bytes > self.options.wave_bytes {
+                self.run_wave(docs, &texts, &chars, &wave, &mut out, times)?;
+                wave.clear();
+                bytes = 0;
+            }
+            let mut in_doc = 0;
             for &span in sentences {
                 wave.push((d, span));
                 bytes += span.len();
-                if bytes >= self.options.wave_bytes {
+                in_doc += span.len();
+                if in_doc >= self.options.wave_bytes {
                     self.run_wave(docs, &texts, &chars, &wave, &mut out, times)?;
                     wave.clear();
                     bytes = 0;
+                    in_doc = 0;
                 }
             }
         }
@@ -270,7 +282,10 @@ impl NerEngine {
                 .collect::<Result<_>>()
         })?;
 
-        // Every window of every sentence, longest first (ties in document order).
+        // Every window of every sentence, document by document, longest first within a
+        // document (ties in sentence order). A batch never mixes documents: the int8 engine
+        // quantizes activations per batch, so a document's results would otherwise depend on
+        // its neighbours (and differ between one run and the shards of a split run).
         let windows: Vec<(usize, usize)> = work
             .iter()
             .enumerate()
@@ -281,7 +296,8 @@ impl NerEngine {
             b - a
         };
         let mut order: Vec<usize> = (0..windows.len()).collect();
-        order.sort_by_key(|&i| Reverse(win_len(&windows[i])));
+        let doc_of = |&(s, _): &(usize, usize)| wave[s].0;
+        order.sort_by_key(|&i| (doc_of(&windows[i]), Reverse(win_len(&windows[i]))));
 
         // Run the model batch by batch; keep each window's probabilities.
         let num_types = self.num_types;
@@ -296,7 +312,12 @@ impl NerEngine {
         while start < order.len() {
             let padded = win_len(&windows[order[start]]) + 2; // longest in this batch
             let rows = (self.options.batch_tokens / padded).clamp(1, 512);
-            let end = (start + rows).min(order.len());
+            let doc = doc_of(&windows[order[start]]);
+            let end = start
+                + order[start..(start + rows).min(order.len())]
+                    .iter()
+                    .take_while(|&&i| doc_of(&windows[i]) == doc)
+                    .count();
             let members: Vec<(&Pieces, usize, usize)> = order[start..end]
                 .iter()
                 .map(|&i| {

@@ -58,6 +58,13 @@ pub(super) fn mebibytes(bytes: u64) -> f64 {
 pub struct Manifest {
     pub tool: &'static str,
     pub version: &'static str,
+    /// `extract` or `merge`.
+    pub command: &'static str,
+    /// Model contents and settings, hashed: runs and parts with the same one merge.
+    pub fingerprint: String,
+    /// `--shard K/N` of a shard run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
     pub model: ModelInfo,
     pub labels: Vec<EntityLabel>,
     pub inputs: Vec<String>,
@@ -66,7 +73,9 @@ pub struct Manifest {
     pub elapsed_seconds: f64,
     pub throughput: Throughput,
     pub threads: usize,
-    pub batch_tokens: usize,
+    /// Word pieces per model batch (absent for merge, which runs no model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_tokens: Option<usize>,
     /// The engine that ran the model (`--backend`).
     pub backend: Engine,
     /// Why `--backend auto` did not run ONNX, when it did not.

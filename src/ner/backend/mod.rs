@@ -13,7 +13,7 @@ pub mod testing;
 use std::fmt;
 
 use anyhow::{bail, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::encode::{PieceEncoder, Pieces, NUM_SHAPES};
 use super::lexfeat::{self, LEX_CATEGORIES, LEX_STATES};
@@ -121,7 +121,7 @@ pub trait TokenClassifier: Send {
 }
 
 /// An engine that ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// rust-bert on libtorch, fp32.
