@@ -3,7 +3,10 @@
 # (NCBI-disease, BC5CDR, JNLPBA; title + abstract per document, fixed order), optionally side
 # by side with a peer, interleaved run by run so both see the same machine state.
 #
-#   bash scripts/bench.sh [--peer spacy] [--backend auto|onnx|tch] [DOCS=1000] [RUNS=3] [THREADS=2] [MODEL]
+#   bash scripts/bench.sh [--peer spacy|map] [--backend auto|onnx|tch] [DOCS=1000] [RUNS=3] [THREADS=2] [MODEL]
+#
+# `--peer map` times `biotable map < corpus > file` (the map side of a Spark job) against
+# `extract`; its time is the process's wall time (model loading included), as extract's is.
 #
 # Per run: seconds, docs/s, words/s, model tokens/s, peak RSS; then the medians and, with a
 # peer, the ratio of median words/s (biotable / peer). Words are whitespace-separated words of
@@ -25,7 +28,8 @@ DOCS="${pos[0]:-1000}"; RUNS="${pos[1]:-3}"; THREADS="${pos[2]:-2}"; MODEL="${po
 case "$PEER" in
   "") ;;
   spacy) PEER_PY="$(bash scripts/setup-spacy-peer.sh)" ;;
-  *) echo "bench.sh: unknown peer '$PEER' (spacy)" >&2; exit 2 ;;
+  map) ;;
+  *) echo "bench.sh: unknown peer '$PEER' (spacy, map)" >&2; exit 2 ;;
 esac
 source scripts/bench-common.sh
 work=target/bench; mkdir -p "$work"
@@ -49,7 +53,24 @@ row = dict(tool="biotable", run=int(sys.argv[3]), backend=m.get("backend"), seco
 print(json.dumps(row))
 open(sys.argv[4], "w").write(json.dumps(row))
 PY
-  if [ -n "$PEER" ]; then
+  if [ "$PEER" = map ]; then
+    /usr/bin/time -v "$BIN" map --model "$MODEL" --threads "$THREADS" --backend "$BACKEND" \
+      < "$corpus" > "$work/map-out.jsonl" 2> "$work/time-map-$i.txt" \
+      || { cat "$work/time-map-$i.txt" >&2; exit 1; }
+    python3 - "$corpus" "$work/time-map-$i.txt" "$i" "$work/run-map-$i.json" <<'PY'
+import json, re, sys
+t = open(sys.argv[2]).read()
+m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", t)
+seconds = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+docs = [json.loads(l) for l in open(sys.argv[1])]
+words = sum(len(d["text"].split()) for d in docs)
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
+row = dict(tool="map", run=int(sys.argv[3]), seconds=seconds, docs_per_s=len(docs) / seconds,
+           words_per_s=words / seconds, peak_rss_mb=rss)
+print(json.dumps(row))
+open(sys.argv[4], "w").write(json.dumps(row))
+PY
+  elif [ -n "$PEER" ]; then
     /usr/bin/time -v "$PEER_PY" scripts/bench_spacy.py "$corpus" > "$work/run-$PEER-$i.json" 2> "$work/time-$PEER-$i.txt" \
       || { cat "$work/time-$PEER-$i.txt" >&2; exit 1; }
     python3 - "$work/run-$PEER-$i.json" "$work/time-$PEER-$i.txt" "$i" <<'PY'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README command 2 (and what CI runs): formatting, lints, and every test.
+# README command 2 (and what CI runs): formatting, lints, every test, and the Spark job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/setup-libtorch.sh)"
@@ -8,3 +8,5 @@ bash scripts/setup-onnxruntime.sh >/dev/null
 cargo fmt --check
 cargo clippy --release --all-targets --quiet -- -D warnings
 cargo test --release
+# The Spark job (PySpark local[2]) and the Parquet read-back, against one extract run.
+bash scripts/test-spark.sh

@@ -320,7 +320,7 @@ impl EntityTable {
     /// hash-table buckets, without allocator overhead. For memory reports.
     pub fn heap_bytes(&self) -> usize {
         fn strings(v: &[String]) -> usize {
-            v.len() * size_of::<String>() + v.iter().map(String::len).sum::<usize>()
+            std::mem::size_of_val(v) + v.iter().map(String::len).sum::<usize>()
         }
         fn counts(m: &BTreeMap<String, u64>) -> usize {
             // B-tree nodes hold up to 11 entries; count entries and the key bytes.
@@ -587,8 +587,11 @@ mod tests {
         assert!(rows[1..].iter().all(|r| r.sentence_count == 1));
     }
 
-    /// Mentions of documents 0..n in table `into`, using `docs`.
-    fn fill(t: &mut EntityTable, docs: &[(u64, &str, &[(&str, &str)])]) {
+    /// A document: its number, id, and mentions (key, surface), all in one sentence.
+    type Doc<'a> = (u64, &'a str, &'a [(&'a str, &'a str)]);
+
+    /// Add the mentions of `docs` to `t`.
+    fn fill(t: &mut EntityTable, docs: &[Doc]) {
         for (doc, doc_id, mentions) in docs {
             let mut ids = Vec::new();
             for (key, surface) in *mentions {
@@ -603,7 +606,7 @@ mod tests {
 
     #[test]
     fn merged_shards_equal_one_table_in_any_order() {
-        let docs: Vec<(u64, &str, &[(&str, &str)])> = vec![
+        let docs: Vec<Doc> = vec![
             (0, "d3", &[("DISEASE:a", "A"), ("DISEASE:b", "B")]),
             (1, "d1", &[("DISEASE:a", "a"), ("DISEASE:c", "C")]),
             (

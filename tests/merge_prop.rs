@@ -89,7 +89,10 @@ fn rows(path: &Path, drop: &[&str]) -> Vec<String> {
         .records()
         .map(|rec| {
             let rec = rec.unwrap();
-            keep.iter().map(|&i| &rec[i]).collect::<Vec<_>>().join("\u{1f}")
+            keep.iter()
+                .map(|&i| &rec[i])
+                .collect::<Vec<_>>()
+                .join("\u{1f}")
         })
         .collect();
     out.sort();
@@ -103,7 +106,10 @@ fn assert_same_tables(one: &Path, merged: &Path) {
         "entities.json",
         "knowledge.json",
     ] {
-        let (a, b) = (fs::read(one.join(f)).unwrap(), fs::read(merged.join(f)).unwrap());
+        let (a, b) = (
+            fs::read(one.join(f)).unwrap(),
+            fs::read(merged.join(f)).unwrap(),
+        );
         assert!(a == b, "{f} differs between one run and the merged shards");
     }
     assert_eq!(

@@ -15,7 +15,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use ort::{Environment, GraphOptimizationLevel};
 use rust_bert::pipelines::onnx::config::ONNXEnvironmentConfig;
 use rust_bert::pipelines::onnx::ONNXEncoder;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use super::{Engine, PieceBatch, TokenClassifier, NUM_TAGS};
 use crate::ner::model::{ModelDir, ONNX_FILE};
@@ -90,6 +90,8 @@ impl OnnxClassifier {
     pub fn load_file(dir: &ModelDir, file: &str, threads: usize) -> Result<Self> {
         dir.check(&[file])?;
         let config = dir.read_config()?;
+        // libtorch only carries tensors in and out here: keep its thread pool out of the way.
+        super::tch::set_threads(1);
         let env = environment()?;
         let options = ONNXEnvironmentConfig {
             optimization_level: Some(GraphOptimizationLevel::Level3),
@@ -150,7 +152,24 @@ impl TokenClassifier for OnnxClassifier {
     }
 
     fn classify(&self, batch: &PieceBatch) -> Result<Vec<f32>> {
-        let probs = self.forward(batch)?.softmax(-1, Kind::Float);
-        Ok(Vec::<f32>::try_from(&probs.flatten(0, -1))?)
+        let mut probs = self.logits(batch)?;
+        for tags in probs.chunks_exact_mut(NUM_TAGS as usize) {
+            softmax(tags);
+        }
+        Ok(probs)
+    }
+}
+
+/// Softmax in place (in Rust: a libtorch call per batch would wake its thread pool, which
+/// then spins against ONNX Runtime's).
+fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in x.iter_mut() {
+        *v /= sum;
     }
 }
