@@ -6,6 +6,8 @@
 #
 #   bash scripts/load-test.sh [N | huge-M ...]      ($BIOTABLE_BIN: an already built binary)
 #
+# Extra extract flags come from $LOAD_ARGS (e.g. LOAD_ARGS="--format csv,parquet").
+#
 # Besides /usr/bin/time's peak, each line shows the manifest's memory report: the peak while
 # documents streamed (before the tables are written) and the estimated size of the tables.
 set -euo pipefail
@@ -32,7 +34,7 @@ PY
       [ -f "$corpus" ] || python3 scripts/load_corpus.py "$DATA" "$n" | gzip -1 > "$corpus"
       ;;
   esac
-  /usr/bin/time -v "$BIN" extract "$corpus" --out "$work/out-$n" --threads 2 --quiet \
+  /usr/bin/time -v "$BIN" extract "$corpus" --out "$work/out-$n" --threads 2 --quiet ${LOAD_ARGS:-} \
     > /dev/null 2> "$work/time-$n.txt" || { tail -5 "$work/time-$n.txt"; exit 1; }
   python3 - "$work/out-$n/manifest.json" "$work/time-$n.txt" "$n" <<'PY'
 import json, re, sys
