@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# README command 2 (and what CI runs): formatting, lints, every test, and the Spark job.
+# README command 2 (and what CI runs): formatting, lints, every test, the Spark job and the
+# report in a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/setup-libtorch.sh)"
@@ -10,3 +11,5 @@ cargo clippy --release --all-targets --quiet -- -D warnings
 cargo test --release
 # The Spark job (PySpark local[2]) and the Parquet read-back, against one extract run.
 bash scripts/test-spark.sh
+# The HTML report in headless Chromium (installed with apt where missing).
+bash scripts/test-report.sh

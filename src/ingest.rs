@@ -47,7 +47,7 @@ pub enum InputKind {
 }
 
 /// Field names of JSONL objects and CSV columns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct FieldNames {
     pub id: String,
     pub text: String,

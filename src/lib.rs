@@ -19,6 +19,7 @@ pub mod normalize;
 pub mod pipeline;
 pub mod profile;
 pub mod records;
+pub mod report;
 pub mod segment;
 pub mod table;
 pub mod train;

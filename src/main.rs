@@ -43,7 +43,7 @@ enum Command {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
-        /// Output families: any of csv, jsonl, json, parquet.
+        /// Output families: any of csv, jsonl, json, parquet, html (report.html; implies csv).
         #[arg(long, default_value = "csv,jsonl,json")]
         format: Formats,
         /// Take only shard K of N (every N-th input record, from the K-th) and also write
@@ -136,9 +136,31 @@ enum Command {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
-        /// Output families: any of csv, jsonl, json, parquet.
+        /// Output families: any of csv, jsonl, json, parquet, html.
         #[arg(long, default_value = "csv,jsonl,json")]
         format: Formats,
+        /// The documents (files or folders), for the texts of --format html.
+        #[arg(long, num_args = 1..)]
+        docs: Option<Vec<PathBuf>>,
+    },
+    /// Write DIR/report.html: one self-contained page of a finished run's tables (top
+    /// entities per label, mentions in context, the co-occurrence network, documents with
+    /// their entities highlighted). Opens from disk, no network, no server.
+    Report {
+        /// Output folder of a finished extract or merge.
+        dir: PathBuf,
+        /// Where to write the page (default DIR/report.html).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Entities shown per label.
+        #[arg(long, default_value_t = 50)]
+        top: usize,
+        /// Documents shown with their entities highlighted.
+        #[arg(long, default_value_t = 20)]
+        documents: usize,
+        /// Where the document texts are (default: the run's inputs, from its manifest).
+        #[arg(long, num_args = 1..)]
+        docs: Option<Vec<PathBuf>>,
     },
     /// Train the NER model as a TOML config says (resumes from its last checkpoint).
     Train {
@@ -361,11 +383,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "map done"
             );
         }
-        Command::Merge { parts, out, format } => {
+        Command::Merge {
+            parts,
+            out,
+            format,
+            docs,
+        } => {
             let summary = biotable::pipeline::merge(&biotable::pipeline::MergeOptions {
                 parts,
                 out,
                 formats: format,
+                docs,
             })?;
             let c = &summary.manifest.counts;
             say(&format!(
@@ -375,6 +403,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 c.mentions,
                 c.entities,
                 summary.out.display()
+            ))?;
+        }
+        Command::Report {
+            dir,
+            out,
+            top,
+            documents,
+            docs,
+        } => {
+            let mut opts = biotable::report::ReportOptions::new(dir);
+            opts.out = out;
+            opts.top = top.max(1);
+            opts.documents = documents;
+            opts.docs = docs;
+            let path = biotable::report::write_report(&opts)?;
+            say(&format!(
+                "biotable: wrote {} (open it in a browser; it needs no network)",
+                path.display()
             ))?;
         }
         Command::Train { config } => {

@@ -171,7 +171,7 @@ proptest! {
         }
         parts.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
         let merged = work.path().join("merged");
-        merge(&MergeOptions { parts, out: merged.clone(), formats: formats() }).unwrap();
+        merge(&MergeOptions { parts, out: merged.clone(), formats: formats(), docs: None }).unwrap();
         assert_same_tables(&f.dir.path().join("one-run"), &merged);
     }
 }
@@ -198,6 +198,7 @@ fn shard_runs_merge_into_one_run() {
         parts: parts.clone(),
         out: merged.clone(),
         formats: formats(),
+        docs: None,
     })
     .unwrap();
     assert_same_tables(&f.dir.path().join("one-run"), &merged);
@@ -213,6 +214,7 @@ fn shard_runs_merge_into_one_run() {
         parts: vec![parts[0].clone(), unlinked],
         out: work.path().join("refused"),
         formats: formats(),
+        docs: None,
     })
     .unwrap_err()
     .to_string();
@@ -227,6 +229,7 @@ fn shard_runs_merge_into_one_run() {
         parts: vec![cut],
         out: work.path().join("cut-out"),
         formats: formats(),
+        docs: None,
     })
     .unwrap_err()
     .to_string();

@@ -38,6 +38,8 @@ pub struct Formats {
     pub jsonl: bool,
     pub json: bool,
     pub parquet: bool,
+    /// `report.html` (see [`crate::report`]); it reads the csv tables, so it implies csv.
+    pub html: bool,
 }
 
 impl Default for Formats {
@@ -47,6 +49,7 @@ impl Default for Formats {
             jsonl: true,
             json: true,
             parquet: false,
+            html: false,
         }
     }
 }
@@ -59,6 +62,7 @@ impl FromStr for Formats {
             jsonl: false,
             json: false,
             parquet: false,
+            html: false,
         };
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part {
@@ -66,11 +70,17 @@ impl FromStr for Formats {
                 "jsonl" => f.jsonl = true,
                 "json" => f.json = true,
                 "parquet" => f.parquet = true,
-                other => bail!("unknown format {other:?} (expected csv, jsonl, json, parquet)"),
+                "html" => {
+                    f.html = true;
+                    f.csv = true;
+                }
+                other => {
+                    bail!("unknown format {other:?} (expected csv, jsonl, json, parquet, html)")
+                }
             }
         }
         if !(f.csv || f.jsonl || f.json || f.parquet) {
-            bail!("--format needs at least one of csv, jsonl, json, parquet");
+            bail!("--format needs at least one of csv, jsonl, json, parquet, html");
         }
         Ok(f)
     }
@@ -96,6 +106,9 @@ impl Formats {
             v.push(part::FILE);
         }
         v.push("manifest.json");
+        if self.html {
+            v.push(crate::report::FILE);
+        }
         v.into_iter().map(String::from).collect()
     }
 }
@@ -109,6 +122,7 @@ pub fn all_outputs() -> Vec<&'static str> {
     v.extend(parquet::FILES);
     v.push(part::FILE);
     v.push("manifest.json");
+    v.push(crate::report::FILE);
     v
 }
 
@@ -474,6 +488,7 @@ mod tests {
                 jsonl: false,
                 json: false,
                 parquet: false,
+                html: false,
             }
         );
         assert_eq!(
@@ -481,6 +496,8 @@ mod tests {
             Formats::default()
         );
         assert!("parquet".parse::<Formats>().unwrap().parquet);
+        let html: Formats = "html".parse().unwrap();
+        assert!(html.html && html.csv, "the report reads the csv tables");
         assert!("xml".parse::<Formats>().is_err());
         assert!("".parse::<Formats>().is_err());
     }
@@ -522,6 +539,7 @@ mod tests {
             .collect();
         names.sort();
         let mut expected = all.files(true);
+        expected.retain(|f| f != crate::report::FILE);
         expected.sort();
         assert_eq!(names, expected);
     }

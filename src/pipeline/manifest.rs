@@ -68,6 +68,8 @@ pub struct Manifest {
     pub model: ModelInfo,
     pub labels: Vec<EntityLabel>,
     pub inputs: Vec<String>,
+    /// The JSONL fields / CSV columns of ids and texts (`--id-field`, `--text-field`).
+    pub fields: crate::ingest::FieldNames,
     pub files: Vec<String>,
     pub counts: Counts,
     pub elapsed_seconds: f64,

@@ -162,6 +162,7 @@ pub(super) fn manifest_for(
         },
         labels: run.labels.clone(),
         inputs,
+        fields: crate::ingest::FieldNames::default(),
         files,
         counts: Counts::default(),
         elapsed_seconds: 0.0,
@@ -191,6 +192,8 @@ pub struct MergeOptions {
     pub parts: Vec<PathBuf>,
     pub out: PathBuf,
     pub formats: Formats,
+    /// The documents, for the texts `--format html` shows (the parts do not hold them).
+    pub docs: Option<Vec<PathBuf>>,
 }
 
 /// The files of the parts, in the order given (a folder's in name order).
@@ -314,5 +317,10 @@ pub fn merge(opts: &MergeOptions) -> Result<ExtractSummary> {
     manifest.model.path = String::new();
     let mut summary = reducer.finish(&run, manifest, started, times)?;
     summary.out = opts.out.clone();
+    if opts.formats.html {
+        let mut r = crate::report::ReportOptions::new(opts.out.clone());
+        r.docs = opts.docs.clone();
+        crate::report::write_report(&r)?;
+    }
     Ok(summary)
 }

@@ -194,12 +194,16 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
     manifest.shard = opts.shard.map(|s| s.to_string());
     manifest.batch_tokens = Some(opts.batch_tokens);
     manifest.backend_note = engine.backend_note().map(str::to_string);
+    manifest.fields = opts.fields.clone();
     let mut summary = reducer.finish(&run, manifest, started, times)?;
     if checkpoint_path.exists() {
         fs::remove_file(&checkpoint_path)
             .with_context(|| format!("cannot remove {}", checkpoint_path.display()))?;
     }
     summary.out = opts.out.clone();
+    if opts.formats.html {
+        crate::report::write_report(&crate::report::ReportOptions::new(opts.out.clone()))?;
+    }
     Ok(summary)
 }
 
