@@ -5,6 +5,7 @@
 # `biotable map` through RDD.pipe and through mapInArrow, merged with `biotable merge`; both
 # outputs must equal one `biotable extract` run of the same corpus, and every Parquet file
 # must read back with pyarrow, typed, with the rows of its CSV (tests/spark/compare_tables.py).
+# Then the same from a Parquet file of documents (3 partitions, RDD.pipe).
 # Usage: bash scripts/test-spark.sh   (after a release build; scripts/test.sh builds it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,3 +28,27 @@ for mode in pipe arrow; do
     || { tail -n 40 "$work/spark-$mode.log" >&2; exit 1; }
 done
 "$BIOTABLE_SPARK_PYTHON" tests/spark/compare_tables.py "$work/one-run" "$work/spark-pipe" "$work/spark-arrow"
+# Parquet documents in: the corpus's valid records as a Parquet file (ids, texts), against one
+# extract run of the same records.
+"$BIOTABLE_SPARK_PYTHON" - "$work/corpus.jsonl" "$work/docs.parquet" "$work/valid.jsonl" <<'PY'
+import json, sys
+import pyarrow as pa, pyarrow.parquet as pq
+docs = []
+for line in open(sys.argv[1], encoding="utf-8"):
+    try:
+        docs.append(json.loads(line))
+    except ValueError:
+        pass
+pq.write_table(pa.table({"id": [d["id"] for d in docs], "text": [d["text"] for d in docs]}), sys.argv[2])
+open(sys.argv[3], "w", encoding="utf-8").write("".join(json.dumps(d) + "\n" for d in docs))
+PY
+status=0
+"$BIN" extract "$work/valid.jsonl" --out "$work/one-run-valid" --threads 1 --format csv,parquet --quiet \
+  > /dev/null || status=$?
+[ "$status" -eq 0 ] || [ "$status" -eq 3 ] || { echo "test-spark: extract failed ($status)" >&2; exit 1; }
+echo "[test-spark] Spark local[2], Parquet input, 3 partitions, mode pipe" >&2
+"$BIOTABLE_SPARK_PYTHON" examples/spark/biotable_spark.py --master 'local[2]' \
+  --input "$work/docs.parquet" --out "$work/spark-parquet" --partitions 3 \
+  --biotable "$BIN" --threads 1 --format csv,parquet 2> "$work/spark-parquet.log" \
+  || { tail -n 40 "$work/spark-parquet.log" >&2; exit 1; }
+"$BIOTABLE_SPARK_PYTHON" tests/spark/compare_tables.py "$work/one-run-valid" "$work/spark-parquet"

@@ -11,6 +11,7 @@ pub mod corpus;
 pub mod eval;
 pub mod eval_normalize;
 pub mod export;
+pub mod fsutil;
 pub mod hygiene;
 pub mod ingest;
 pub mod memory;

@@ -448,9 +448,7 @@ pub fn write_report(opts: &ReportOptions) -> Result<PathBuf> {
     };
     let html = render(&data)?;
     let out = opts.out.clone().unwrap_or_else(|| dir.join(FILE));
-    let tmp = out.with_extension("html.partial");
-    fs::write(&tmp, html).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
+    crate::fsutil::replace_bytes(&out, html.as_bytes())?;
     Ok(out)
 }
 

@@ -632,10 +632,7 @@ pub fn run(config: &TrainConfig) -> Result<PathBuf> {
     let mut window_start = Instant::now();
     let save_checkpoint = |vs: &nn::VarStore, state: &TrainState| -> Result<()> {
         save_weights(vs, &ckpt_dir.join(WEIGHTS_FILE), false)?;
-        let tmp = state_path.with_extension("json.partial");
-        fs::write(&tmp, serde_json::to_string_pretty(state)?)?;
-        fs::rename(&tmp, &state_path)?;
-        Ok(())
+        crate::fsutil::replace_bytes(&state_path, serde_json::to_string_pretty(state)?.as_bytes())
     };
     'epochs: while state.epoch < config.epochs {
         let batches = epoch_batches(&examples, config.seed, state.epoch, config.batch_tokens);

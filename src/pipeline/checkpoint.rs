@@ -57,14 +57,10 @@ pub(super) fn read_checkpoint(
 
 /// Written under a temporary name and renamed: a kill leaves the old or the new checkpoint.
 pub(super) fn write_checkpoint(path: &Path, c: &Checkpoint<&EntityTable>) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let write = || -> Result<()> {
-        let mut w = std::io::BufWriter::new(fs::File::create(&tmp)?);
+    crate::fsutil::replace_with(path, |tmp| {
+        let mut w = std::io::BufWriter::new(fs::File::create(tmp)?);
         serde_json::to_writer(&mut w, c)?;
         w.into_inner().map_err(|e| e.into_error())?.sync_data()?;
         Ok(())
-    };
-    write().with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    })
 }

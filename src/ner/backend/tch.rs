@@ -178,11 +178,7 @@ pub fn save_weights(vs: &nn::VarStore, path: &Path, half: bool) -> Result<()> {
             (n, if half { t.to_kind(Kind::Half) } else { t })
         })
         .collect();
-    let tmp = path.with_extension("safetensors.partial");
-    Tensor::write_safetensors(&named, &tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
+    crate::fsutil::replace_with(path, |tmp| Ok(Tensor::write_safetensors(&named, tmp)?))
 }
 
 /// Suffixes of a tensor stored as int8 with one fp32 scale per row (the word-embedding table of
