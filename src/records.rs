@@ -93,15 +93,21 @@ impl<W: Write> RecordWriter<W> {
         Ok(())
     }
 
+    /// A record of `kind` from a borrowed row: the line [`RecordWriter::write`] writes for
+    /// the same record, without making one.
+    pub fn write_row<T: Serialize>(&mut self, kind: &'static str, row: &T) -> Result<()> {
+        serde_json::to_writer(&mut self.out, &Tagged(kind, row))?;
+        self.out.write_all(b"\n")?;
+        Ok(())
+    }
+
     /// The end of a part: its entities and pairs (sorted by id), then the run record.
     pub fn finish_part(&mut self, table: &EntityTable, run: &RunRecord) -> Result<()> {
         for e in table.partials() {
-            serde_json::to_writer(&mut self.out, &Tagged("entity", e))?;
-            self.out.write_all(b"\n")?;
+            self.write_row("entity", e)?;
         }
         for p in table.pair_partials() {
-            serde_json::to_writer(&mut self.out, &Tagged("pair", p))?;
-            self.out.write_all(b"\n")?;
+            self.write_row("pair", p)?;
         }
         self.write(&Record::Run(run.clone()))?;
         self.out.flush()?;
@@ -110,10 +116,6 @@ impl<W: Write> RecordWriter<W> {
 
     pub fn flush(&mut self) -> Result<()> {
         Ok(self.out.flush()?)
-    }
-
-    pub fn get_mut(&mut self) -> &mut W {
-        &mut self.out
     }
 
     pub fn into_inner(self) -> W {
@@ -225,6 +227,14 @@ mod tests {
         });
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), e);
+        // A borrowed row writes the same line.
+        let mut w = RecordWriter::new(Vec::new());
+        if let Record::Mention(row) = &m {
+            w.write_row("mention", row).unwrap();
+        }
+        let mut line = serde_json::to_string(&m).unwrap();
+        line.push('\n');
+        assert_eq!(String::from_utf8(w.into_inner()).unwrap(), line);
     }
 
     #[test]

@@ -211,13 +211,13 @@ fn table(dir: &Path, name: &str) -> Result<csv::Reader<fs::File>> {
     })
 }
 
-/// Top `n` per key by a score (ties: first seen), in bounded memory.
+/// The `n` items of highest score offered (ties: the first offered), in bounded memory.
 struct TopN<T> {
     n: usize,
-    heap: BinaryHeap<Reverse<(u64, Reverse<u64>, usize)>>,
-    items: HashMap<usize, T>,
+    /// Min-heap of (score, later-is-smaller, id) of the items kept.
+    heap: BinaryHeap<Reverse<(u64, Reverse<u64>)>>,
+    items: HashMap<u64, T>,
     seq: u64,
-    next: usize,
 }
 
 impl<T> TopN<T> {
@@ -227,24 +227,23 @@ impl<T> TopN<T> {
             heap: BinaryHeap::new(),
             items: HashMap::new(),
             seq: 0,
-            next: 0,
         }
     }
 
     fn offer(&mut self, score: u64, item: T) {
-        let key = (score, Reverse(self.seq), self.next);
+        let key = (score, Reverse(self.seq));
         self.seq += 1;
-        if self.heap.len() < self.n {
-            self.heap.push(Reverse(key));
-        } else if self.heap.peek().is_some_and(|Reverse(min)| key > *min) {
-            let Reverse(out) = self.heap.pop().expect("full");
-            self.items.remove(&out.2);
-            self.heap.push(Reverse(key));
-        } else {
-            return;
+        if self.heap.len() == self.n {
+            match self.heap.peek() {
+                Some(Reverse(min)) if key > *min => {
+                    let Reverse((_, Reverse(out))) = self.heap.pop().expect("full");
+                    self.items.remove(&out);
+                }
+                _ => return,
+            }
         }
-        self.items.insert(self.next, item);
-        self.next += 1;
+        self.heap.push(Reverse(key));
+        self.items.insert(key.1 .0, item);
     }
 
     /// Best first.
@@ -252,7 +251,7 @@ impl<T> TopN<T> {
         let mut keys: Vec<_> = self.heap.into_iter().map(|Reverse(k)| k).collect();
         keys.sort_by(|a, b| b.cmp(a));
         keys.into_iter()
-            .filter_map(|k| self.items.remove(&k.2))
+            .filter_map(|(_, Reverse(id))| self.items.remove(&id))
             .collect()
     }
 }

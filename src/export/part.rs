@@ -7,7 +7,7 @@ use std::io::BufWriter;
 use anyhow::Result;
 
 use super::{Files, Sink, Tables};
-use crate::records::{DocumentRecord, ErrorRecord, MentionRecord, Record, RecordWriter};
+use crate::records::{DocumentRecord, ErrorRecord, MentionRecord, RecordWriter};
 
 pub const FILE: &str = "part.jsonl";
 
@@ -25,15 +25,15 @@ impl PartSink {
 
 impl Sink for PartSink {
     fn mention(&mut self, row: &MentionRecord) -> Result<()> {
-        self.out.write(&Record::Mention(row.clone()))
+        self.out.write_row("mention", row)
     }
 
     fn document(&mut self, row: &DocumentRecord) -> Result<()> {
-        self.out.write(&Record::Document(row.clone()))
+        self.out.write_row("document", row)
     }
 
     fn error(&mut self, row: &ErrorRecord) -> Result<()> {
-        self.out.write(&Record::Error(row.clone()))
+        self.out.write_row("error", row)
     }
 
     fn flush(&mut self) -> Result<()> {

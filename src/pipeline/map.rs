@@ -16,7 +16,7 @@ use crate::ner::{BackendChoice, DocAnnotation, NerEngine, NerOptions};
 use crate::normalize::lexicon::{Concept, Lexicon};
 use crate::normalize::{EntityKey, Linked, Normalizer};
 use crate::profile::{Stage, StageTimes, Timer};
-use crate::records::{DocumentRecord, MentionRecord, RunRecord};
+use crate::records::{DocumentRecord, ErrorRecord, MentionRecord, Record, RunRecord};
 use crate::table::{EntityTable, MentionEntity};
 use crate::types::{Document, EntityId};
 
@@ -39,6 +39,34 @@ pub struct MappedChunk {
     pub documents: Vec<DocumentRecord>,
     /// The chunk's entities and co-occurrences.
     pub table: EntityTable,
+}
+
+impl MappedChunk {
+    /// The chunk's rows as records in input order: `order` holds the chunk's errors where
+    /// they came, and `None` where each of its documents came (that document's mentions, then
+    /// its document record). Also the chunk's table.
+    pub fn into_records(self, order: Vec<Option<ErrorRecord>>) -> (Vec<Record>, EntityTable) {
+        let mut records = Vec::with_capacity(order.len() + self.mentions.len());
+        let mut mentions = self.mentions.into_iter();
+        let mut documents = self.documents.into_iter();
+        for item in order {
+            match item {
+                Some(e) => records.push(Record::Error(e)),
+                None => {
+                    let d = documents.next().expect("a document record per document");
+                    records.extend(
+                        mentions
+                            .by_ref()
+                            .take(d.mentions as usize)
+                            .map(Record::Mention),
+                    );
+                    records.push(Record::Document(d));
+                }
+            }
+        }
+        debug_assert!(documents.next().is_none() && mentions.next().is_none());
+        (records, self.table)
+    }
 }
 
 /// The engine, linker and worker threads of a run.

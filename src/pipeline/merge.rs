@@ -13,7 +13,6 @@ use anyhow::{bail, Context, Result};
 use super::manifest::{
     mebibytes, Counts, ExtractSummary, Manifest, MemoryReport, ModelInfo, Throughput,
 };
-use super::map::MappedChunk;
 use crate::export::{Exporter, Formats};
 use crate::profile::{Stage, StageTimes, Timer};
 use crate::records::{DocumentRecord, ErrorRecord, MentionRecord, Record, RecordReader, RunRecord};
@@ -61,17 +60,31 @@ impl Reducer {
         self.exporter.error(e)
     }
 
-    /// Everything a chunk of the map stage gave.
-    pub fn absorb_chunk(&mut self, chunk: MappedChunk, times: &mut StageTimes) -> Result<()> {
-        let timer = Timer::start();
-        for m in &chunk.mentions {
-            self.mention(m)?;
+    /// A row record (mention, document or error).
+    pub fn record(&mut self, r: &Record) -> Result<()> {
+        match r {
+            Record::Mention(m) => self.mention(m),
+            Record::Document(d) => self.document(d),
+            Record::Error(e) => self.error(e),
+            Record::Entity(_) | Record::Pair(_) | Record::Run(_) => {
+                unreachable!("partials are absorbed, not written")
+            }
         }
-        for d in &chunk.documents {
-            self.document(d)?;
+    }
+
+    /// Everything a chunk of the map stage gave: its rows in input order, and its table.
+    pub fn absorb_chunk(
+        &mut self,
+        records: &[Record],
+        table: EntityTable,
+        times: &mut StageTimes,
+    ) -> Result<()> {
+        let timer = Timer::start();
+        for r in records {
+            self.record(r)?;
         }
         timer.stop(times, Stage::Write);
-        times.time(Stage::Aggregate, || self.table.absorb(chunk.table))
+        times.time(Stage::Aggregate, || self.table.absorb(table))
     }
 
     /// Write the aggregated tables and the manifest (`manifest` filled in with counts, time,
@@ -265,9 +278,9 @@ pub fn merge(opts: &MergeOptions) -> Result<ExtractSummary> {
             }
             let at = || format!("{name}:{}", reader.line());
             match record {
-                Record::Mention(m) => reducer.mention(&m)?,
-                Record::Document(d) => reducer.document(&d)?,
-                Record::Error(e) => reducer.error(&e)?,
+                r @ (Record::Mention(_) | Record::Document(_) | Record::Error(_)) => {
+                    reducer.record(&r)?
+                }
                 Record::Entity(e) => {
                     let timer = Timer::start();
                     reducer.table.absorb_entity(e).with_context(at)?;

@@ -28,14 +28,14 @@ use self::admit::{Admission, Admitted, Shard};
 pub use self::checkpoint::CHECKPOINT;
 use self::checkpoint::{read_checkpoint, write_checkpoint, Checkpoint};
 pub use self::manifest::{Counts, ExtractSummary, Manifest, MemoryReport, ModelInfo, Throughput};
-use self::map::{MapSettings, Mapper};
+use self::map::{MapSettings, MappedChunk, Mapper};
 use self::merge::{manifest_for, Reducer};
 pub use self::merge::{merge, MergeOptions};
 use crate::export::{Exporter, Formats};
 use crate::ingest::{discover, DocumentStream, FieldNames, InputKind};
 use crate::ner::{BackendChoice, NerOptions};
 use crate::profile::{Stage, StageTimes, Timer};
-use crate::records::{Record, RecordWriter};
+use crate::records::{ErrorRecord, Record, RecordWriter};
 use crate::table::EntityTable;
 use crate::types::Document;
 
@@ -157,18 +157,17 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
         let timer = Timer::start();
         let n = admission.read_chunk(&mut stream, room, &mut admitted)?;
         timer.stop(&mut times, Stage::Read);
-        chunk.clear();
-        for a in admitted.drain(..) {
-            match a {
-                Admitted::Doc(d) => chunk.push(d),
-                Admitted::Error(e) => reducer.error(&e)?,
-            }
-        }
+        let order = split_admitted(&mut admitted, &mut chunk);
+        let mapped = if n == 0 {
+            MappedChunk::default()
+        } else {
+            mapper.map_chunk(&chunk, &mut times)?
+        };
+        let (records, table) = mapped.into_records(order);
+        reducer.absorb_chunk(&records, table, &mut times)?;
         if n == 0 {
             break;
         }
-        let mapped = mapper.map_chunk(&chunk, &mut times)?;
-        reducer.absorb_chunk(mapped, &mut times)?;
         progress.inc(chunk.len() as u64);
         crate::memory::release_free_memory();
         if last_checkpoint.elapsed() >= opts.checkpoint_every {
@@ -261,6 +260,25 @@ fn save_checkpoint(
     write_checkpoint(path, &c)
 }
 
+/// Move the admitted documents into `chunk`; returns the input order (errors where they
+/// came, `None` for each document) for [`MappedChunk::into_records`].
+fn split_admitted(
+    admitted: &mut Vec<Admitted>,
+    chunk: &mut Vec<Document>,
+) -> Vec<Option<ErrorRecord>> {
+    chunk.clear();
+    admitted
+        .drain(..)
+        .map(|a| match a {
+            Admitted::Doc(d) => {
+                chunk.push(d);
+                None
+            }
+            Admitted::Error(e) => Some(e),
+        })
+        .collect()
+}
+
 /// Everything `biotable map` takes.
 #[derive(Debug, Clone)]
 pub struct MapOptions {
@@ -304,29 +322,25 @@ pub fn map_with(mapper: &Mapper, opts: &MapOptions, out: &mut dyn Write) -> Resu
     let mut chunk = Vec::with_capacity(opts.chunk_docs);
     loop {
         let n = admission.read_chunk(&mut stream, opts.chunk_docs.max(1), &mut admitted)?;
-        chunk.clear();
-        for a in admitted.drain(..) {
-            match a {
-                Admitted::Doc(d) => chunk.push(d),
-                Admitted::Error(e) => {
-                    summary.errors += 1;
-                    out.write(&Record::Error(e))?;
-                }
+        let order = split_admitted(&mut admitted, &mut chunk);
+        let mapped = if n == 0 {
+            MappedChunk::default()
+        } else {
+            mapper.map_chunk(&chunk, &mut times)?
+        };
+        let (records, chunk_table) = mapped.into_records(order);
+        for r in &records {
+            match r {
+                Record::Mention(_) => summary.mentions += 1,
+                Record::Document(_) => summary.documents += 1,
+                _ => summary.errors += 1,
             }
+            out.write(r)?;
         }
+        table.absorb(chunk_table)?;
         if n == 0 {
             break;
         }
-        let mapped = mapper.map_chunk(&chunk, &mut times)?;
-        for m in mapped.mentions {
-            out.write(&Record::Mention(m))?;
-            summary.mentions += 1;
-        }
-        for d in mapped.documents {
-            out.write(&Record::Document(d))?;
-            summary.documents += 1;
-        }
-        table.absorb(mapped.table)?;
         crate::memory::release_free_memory();
     }
     out.finish_part(&table, mapper.run_record())?;
