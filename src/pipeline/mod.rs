@@ -149,34 +149,27 @@ pub fn extract(opts: &ExtractOptions) -> Result<ExtractSummary> {
         progress.inc(reducer.counts.documents);
     }
     let mut last_checkpoint = Instant::now();
-    let mut admitted = Vec::with_capacity(opts.chunk_docs);
-    let mut chunk: Vec<Document> = Vec::with_capacity(opts.chunk_docs);
     let limit = opts.limit.unwrap_or(u64::MAX);
-    loop {
-        let room = (limit - reducer.counts.documents).min(opts.chunk_docs as u64) as usize;
-        let timer = Timer::start();
-        let n = admission.read_chunk(&mut stream, room, &mut admitted)?;
-        timer.stop(&mut times, Stage::Read);
-        let order = split_admitted(&mut admitted, &mut chunk);
-        let mapped = if n == 0 {
-            MappedChunk::default()
-        } else {
-            mapper.map_chunk(&chunk, &mut times)?
-        };
-        let (records, table) = mapped.into_records(order);
-        reducer.absorb_chunk(&records, table, &mut times)?;
-        if n == 0 {
-            break;
-        }
-        progress.inc(chunk.len() as u64);
-        crate::memory::release_free_memory();
-        if last_checkpoint.elapsed() >= opts.checkpoint_every {
-            let timer = Timer::start();
-            save_checkpoint(&checkpoint_path, &fingerprint, &mut reducer, &admission)?;
-            timer.stop(&mut times, Stage::Write);
-            last_checkpoint = Instant::now();
-        }
-    }
+    let room = |documents: u64| (limit - documents).min(opts.chunk_docs as u64) as usize;
+    let first = room(reducer.counts.documents);
+    for_each_chunk(
+        &mapper,
+        &mut admission,
+        &mut stream,
+        &mut times,
+        first,
+        |records, table, docs, times, admission| {
+            reducer.absorb_chunk(&records, table, times)?;
+            progress.inc(docs as u64);
+            if docs > 0 && last_checkpoint.elapsed() >= opts.checkpoint_every {
+                let timer = Timer::start();
+                save_checkpoint(&checkpoint_path, &fingerprint, &mut reducer, admission)?;
+                timer.stop(times, Stage::Write);
+                last_checkpoint = Instant::now();
+            }
+            Ok(room(reducer.counts.documents))
+        },
+    )?;
     progress.finish_and_clear();
     let engine = mapper.engine();
     let mut manifest = manifest_for(
@@ -260,6 +253,39 @@ fn save_checkpoint(
     write_checkpoint(path, &c)
 }
 
+/// The read → admit → map loop of `extract` and `map`: each chunk's records (input order),
+/// table and number of documents go to `each`, which returns how many documents the next
+/// chunk may take (`room`: 0 ends the run). The last call has the errors after the last
+/// document and no documents.
+fn for_each_chunk(
+    mapper: &Mapper,
+    admission: &mut Admission,
+    stream: &mut DocumentStream,
+    times: &mut StageTimes,
+    mut room: usize,
+    mut each: impl FnMut(Vec<Record>, EntityTable, usize, &mut StageTimes, &Admission) -> Result<usize>,
+) -> Result<()> {
+    let mut admitted = Vec::new();
+    let mut chunk = Vec::new();
+    loop {
+        let timer = Timer::start();
+        let n = admission.read_chunk(stream, room, &mut admitted)?;
+        timer.stop(times, Stage::Read);
+        let order = split_admitted(&mut admitted, &mut chunk);
+        let mapped = if n == 0 {
+            MappedChunk::default()
+        } else {
+            mapper.map_chunk(&chunk, times)?
+        };
+        let (records, table) = mapped.into_records(order);
+        room = each(records, table, n, times, admission)?;
+        if n == 0 {
+            return Ok(());
+        }
+        crate::memory::release_free_memory();
+    }
+}
+
 /// Move the admitted documents into `chunk`; returns the input order (errors where they
 /// came, `None` for each document) for [`MappedChunk::into_records`].
 fn split_admitted(
@@ -318,31 +344,26 @@ pub fn map_with(mapper: &Mapper, opts: &MapOptions, out: &mut dyn Write) -> Resu
         out.write(&Record::Error(admission.report(e)?))?;
     }
     let mut stream = DocumentStream::new(files, opts.fields.clone());
-    let mut admitted = Vec::new();
-    let mut chunk = Vec::with_capacity(opts.chunk_docs);
-    loop {
-        let n = admission.read_chunk(&mut stream, opts.chunk_docs.max(1), &mut admitted)?;
-        let order = split_admitted(&mut admitted, &mut chunk);
-        let mapped = if n == 0 {
-            MappedChunk::default()
-        } else {
-            mapper.map_chunk(&chunk, &mut times)?
-        };
-        let (records, chunk_table) = mapped.into_records(order);
-        for r in &records {
-            match r {
-                Record::Mention(_) => summary.mentions += 1,
-                Record::Document(_) => summary.documents += 1,
-                _ => summary.errors += 1,
+    let room = opts.chunk_docs.max(1);
+    for_each_chunk(
+        mapper,
+        &mut admission,
+        &mut stream,
+        &mut times,
+        room,
+        |records, chunk_table, _, _, _| {
+            for r in &records {
+                match r {
+                    Record::Mention(_) => summary.mentions += 1,
+                    Record::Document(_) => summary.documents += 1,
+                    _ => summary.errors += 1,
+                }
+                out.write(r)?;
             }
-            out.write(r)?;
-        }
-        table.absorb(chunk_table)?;
-        if n == 0 {
-            break;
-        }
-        crate::memory::release_free_memory();
-    }
+            table.absorb(chunk_table)?;
+            Ok(room)
+        },
+    )?;
     out.finish_part(&table, mapper.run_record())?;
     Ok(summary)
 }
