@@ -8,10 +8,9 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::{
-    attributes_of, concept_of, xrefs_of, Files, Sink, Tables, COOCCURRENCE_COLUMNS,
+    attributes_of, concept_of, xrefs_of, EntityOut, Files, Sink, Tables, COOCCURRENCE_COLUMNS,
     DOCUMENT_COLUMNS, ENTITY_COLUMNS, ERROR_COLUMNS, MENTION_COLUMNS,
 };
-use crate::normalize::lexicon::Ontology;
 use crate::records::{DocumentRecord, ErrorRecord, MentionRecord};
 use crate::types::{EntityId, EntityLabel};
 
@@ -58,21 +57,6 @@ impl CsvSink {
             errors: with_header(files.stream("errors.csv")?, ERROR_COLUMNS, r)?,
         })
     }
-}
-
-#[derive(Serialize)]
-struct EntityOut<'a> {
-    entity_id: EntityId,
-    label: EntityLabel,
-    name: &'a str,
-    concept_id: Option<&'a str>,
-    ontology: Option<Ontology>,
-    xrefs: String,
-    attributes: String,
-    mention_count: u64,
-    document_count: u64,
-    surface_forms: String,
-    example_doc_ids: String,
 }
 
 #[derive(Serialize)]

@@ -7,7 +7,7 @@ use std::io::Write;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{attributes_of, concept_of, xrefs_of, Files, Sink, Tables};
+use super::{attributes_of, concept_of, xrefs_of, EntityOut, Files, Sink, Tables};
 use crate::normalize::lexicon::Ontology;
 use crate::table::{EntityRow, PairRow};
 use crate::types::{EntityId, EntityLabel};
@@ -16,21 +16,6 @@ pub const FILES: [&str; 2] = ["entities.json", "knowledge.json"];
 
 /// Writes only at the end.
 pub struct JsonSink;
-
-#[derive(Serialize)]
-struct EntityOut<'a> {
-    entity_id: EntityId,
-    label: EntityLabel,
-    name: &'a str,
-    concept_id: Option<&'a str>,
-    ontology: Option<Ontology>,
-    xrefs: &'a [String],
-    attributes: AttributeMap<'a>,
-    mention_count: u64,
-    document_count: u64,
-    surface_forms: SurfaceForms<'a>,
-    example_doc_ids: &'a [String],
-}
 
 #[derive(Serialize)]
 struct Knowledge<N: Serialize, E: Serialize> {
@@ -97,7 +82,9 @@ struct Edge {
     document_count: u64,
 }
 
-fn entity_json<'r>(e: &'r EntityRow<'_>) -> EntityOut<'r> {
+fn entity_json<'r>(
+    e: &'r EntityRow<'_>,
+) -> EntityOut<'r, &'r [String], AttributeMap<'r>, SurfaceForms<'r>> {
     let (concept_id, ontology) = concept_of(e);
     EntityOut {
         entity_id: e.entity_id,

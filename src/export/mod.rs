@@ -180,6 +180,23 @@ pub fn round4(x: f32) -> f64 {
     (x as f64 * 10_000.0).round() / 10_000.0
 }
 
+/// A row of the entity tables; `L`, `A` and `F` are how lists, attributes and surface forms
+/// are written: one `a; b` cell each in entities.csv, JSON lists and objects in entities.json.
+#[derive(Serialize)]
+struct EntityOut<'a, L: Serialize, A: Serialize, F: Serialize> {
+    entity_id: EntityId,
+    label: crate::types::EntityLabel,
+    name: &'a str,
+    concept_id: Option<&'a str>,
+    ontology: Option<crate::normalize::lexicon::Ontology>,
+    xrefs: L,
+    attributes: A,
+    mention_count: u64,
+    document_count: u64,
+    surface_forms: F,
+    example_doc_ids: L,
+}
+
 fn concept_of<'a>(
     e: &EntityRow<'a>,
 ) -> (Option<&'a str>, Option<crate::normalize::lexicon::Ontology>) {
