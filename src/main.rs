@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use biotable::corpus::{default_data_dir, CorpusSpec};
 use biotable::export::Formats;
@@ -51,19 +51,8 @@ enum Command {
         /// merge, give the tables of one run.
         #[arg(long, value_name = "K/N")]
         shard: Option<biotable::pipeline::admit::Shard>,
-        /// Model folder (default: the bundled models/biotable-ner).
-        #[arg(long)]
-        model: Option<PathBuf>,
-        /// Upper bound on word pieces (rows × padded length) per model batch.
-        #[arg(long, default_value_t = 1024)]
-        batch_tokens: usize,
-        /// Worker threads for reading, tokenizing and decoding, and the model engine's threads.
-        #[arg(long, default_value_t = default_threads())]
-        threads: usize,
-        /// Model engine: onnx (model.int8.onnx on ONNX Runtime), tch (libtorch, fp32), or auto
-        /// (onnx when the model folder has it and the runtime is installed).
-        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-        backend: BackendChoice,
+        #[command(flatten)]
+        engine: EngineArgs,
         /// Print wall and CPU seconds per stage at the end (always in manifest.json).
         #[arg(long)]
         profile: bool,
@@ -102,16 +91,8 @@ enum Command {
     /// Nothing is written anywhere else. A bad record becomes an `error` record, never a
     /// non-zero exit; the same input gives the same output bytes.
     Map {
-        /// Model folder (default: the bundled models/biotable-ner).
-        #[arg(long)]
-        model: Option<PathBuf>,
-        #[arg(long, default_value_t = default_threads())]
-        threads: usize,
-        #[arg(long, default_value_t = 1024)]
-        batch_tokens: usize,
-        /// Model engine, as for extract.
-        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-        backend: BackendChoice,
+        #[command(flatten)]
+        engine: EngineArgs,
         /// JSON field holding the document id.
         #[arg(long, default_value = "id")]
         id_field: String,
@@ -169,8 +150,8 @@ enum Command {
     },
     /// Score a model on a public corpus: entity-level exact-match P/R/F1 per label (JSON).
     Eval {
-        #[arg(long)]
-        model: Option<PathBuf>,
+        #[command(flatten)]
+        engine: EngineArgs,
         /// ncbi-disease, bc5cdr, jnlpba, bionlp13cg, wnut17, multiconer2, formal-orgs,
         /// org-lists; whole PubTator documents: ncbi-disease-docs, bc5cdr-docs.
         #[arg(long)]
@@ -180,13 +161,6 @@ enum Command {
         /// Corpora folder (default: $BIOTABLE_DATA or ../shared/data).
         #[arg(long)]
         data: Option<PathBuf>,
-        #[arg(long, default_value_t = default_threads())]
-        threads: usize,
-        #[arg(long, default_value_t = 1024)]
-        batch_tokens: usize,
-        /// Model engine, as for extract.
-        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-        backend: BackendChoice,
         /// Score the labels after normalization (company/organization evidence, short forms),
         /// as `extract` writes them.
         #[arg(long)]
@@ -239,6 +213,25 @@ enum Command {
     },
 }
 
+/// The model and the engine that runs it (extract, map, eval).
+#[derive(Args)]
+struct EngineArgs {
+    /// Model folder (default: the bundled models/biotable-ner).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Upper bound on word pieces (rows × padded length) per model batch; a batch never mixes
+    /// documents.
+    #[arg(long, default_value_t = 1024)]
+    batch_tokens: usize,
+    /// Worker threads for reading, tokenizing and decoding, and the model engine's threads.
+    #[arg(long, default_value_t = default_threads())]
+    threads: usize,
+    /// Model engine: onnx (model.int8.onnx on ONNX Runtime), tch (libtorch, fp32), or auto
+    /// (onnx when the model folder has it and the runtime is installed).
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+}
+
 /// Print a line on stdout; a closed pipe (`biotable … | head`) is not an error.
 fn say(line: &str) -> Result<()> {
     use std::io::Write;
@@ -277,10 +270,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             inputs,
             out,
             format,
-            model,
-            batch_tokens,
-            threads,
-            backend,
+            engine:
+                EngineArgs {
+                    model,
+                    batch_tokens,
+                    threads,
+                    backend,
+                },
             profile,
             id_field,
             text_field,
@@ -350,10 +346,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Map {
-            model,
-            threads,
-            batch_tokens,
-            backend,
+            engine:
+                EngineArgs {
+                    model,
+                    batch_tokens,
+                    threads,
+                    backend,
+                },
             id_field,
             text_field,
             no_link,
@@ -428,13 +427,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             biotable::train::run(&cfg)?;
         }
         Command::Eval {
-            model,
+            engine:
+                EngineArgs {
+                    model,
+                    batch_tokens,
+                    threads,
+                    backend,
+                },
             corpus,
             split,
             data,
-            threads,
-            batch_tokens,
-            backend,
             normalize,
             case,
             no_viterbi,
