@@ -232,6 +232,13 @@ struct EngineArgs {
     backend: BackendChoice,
 }
 
+impl EngineArgs {
+    /// `--model`, or the bundled model.
+    fn model_dir(&self) -> PathBuf {
+        self.model.clone().unwrap_or_else(default_model_dir)
+    }
+}
+
 /// Print a line on stdout; a closed pipe (`biotable … | head`) is not an error.
 fn say(line: &str) -> Result<()> {
     use std::io::Write;
@@ -270,13 +277,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             inputs,
             out,
             format,
-            engine:
-                EngineArgs {
-                    model,
-                    batch_tokens,
-                    threads,
-                    backend,
-                },
+            engine,
             profile,
             id_field,
             text_field,
@@ -289,12 +290,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             quiet,
             shard,
         } => {
-            let mut opts =
-                ExtractOptions::new(inputs, out, model.unwrap_or_else(default_model_dir));
+            let mut opts = ExtractOptions::new(inputs, out, engine.model_dir());
             opts.formats = format;
-            opts.batch_tokens = batch_tokens;
-            opts.threads = threads;
-            opts.backend = backend;
+            opts.batch_tokens = engine.batch_tokens;
+            opts.threads = engine.threads;
+            opts.backend = engine.backend;
             opts.progress = !quiet && std::io::stderr().is_terminal();
             opts.fields = FieldNames {
                 id: id_field,
@@ -346,13 +346,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Map {
-            engine:
-                EngineArgs {
-                    model,
-                    batch_tokens,
-                    threads,
-                    backend,
-                },
+            engine,
             id_field,
             text_field,
             no_link,
@@ -360,10 +354,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let opts = biotable::pipeline::MapOptions {
                 settings: biotable::pipeline::map::MapSettings {
-                    model: model.unwrap_or_else(default_model_dir),
-                    batch_tokens,
-                    threads,
-                    backend,
+                    model: engine.model_dir(),
+                    batch_tokens: engine.batch_tokens,
+                    threads: engine.threads,
+                    backend: engine.backend,
                     link: !no_link,
                 },
                 inputs: vec![PathBuf::from("-")],
@@ -427,13 +421,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             biotable::train::run(&cfg)?;
         }
         Command::Eval {
-            engine:
-                EngineArgs {
-                    model,
-                    batch_tokens,
-                    threads,
-                    backend,
-                },
+            engine,
             corpus,
             split,
             data,
@@ -450,11 +438,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if errors > 0 && split == "test" {
                 anyhow::bail!("--errors lists mistakes for tuning: use a dev split, never test");
             }
-            let model = model.unwrap_or_else(default_model_dir);
-            let engine = NerEngine::load(
-                &ModelDir(model),
+            let ner = NerEngine::load(
+                &ModelDir(engine.model_dir()),
                 NerOptions {
-                    batch_tokens,
+                    batch_tokens: engine.batch_tokens,
                     decode: biotable::ner::decode::DecodeOptions {
                         viterbi: !no_viterbi,
                         trim_edges: !no_trim,
@@ -463,8 +450,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     doc_consistency: !no_consistency,
                     hygiene: !no_hygiene,
                     lexicon_features: !no_lexicon,
-                    backend,
-                    threads,
+                    backend: engine.backend,
+                    threads: engine.threads,
                     ..NerOptions::default()
                 },
             )?;
@@ -481,7 +468,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 errors,
             };
             let report = biotable::eval::evaluate_with(
-                &engine,
+                &ner,
                 spec,
                 &data.unwrap_or_else(default_data_dir),
                 &split,
